@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# chanbench's main job: installs what is missing, builds, runs the benchmark
+# suite on every implementation (the built-ins, the reference limits, the C/C++
+# peer adapters, and the Go and Rust peers), and writes the report.
+#   scripts/bench.sh [--profile quick|default|long] [--no-peers] [-- RUNNER_ARGS...]
+# --profile   quick: a smoke run (< 2 min); default (< 10 min on 2 cores); long.
+# --no-peers  only chanbench's own implementations (no Go/Rust/GLib/TBB/...).
+# RUNNER_ARGS go to build/chanbench-run (e.g. --plugin my.so, --scenario pingpong).
+# Writes results/latest/<profile>*.json and results/<machine>/REPORT.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=default; peers=1; runner_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) profile="${2:?--profile needs quick, default or long}"; shift 2 ;;
+    --profile=*) profile="${1#--profile=}"; shift ;;
+    --no-peers) peers=0; shift ;;
+    --) shift; runner_args=("$@"); break ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "bench: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+case "$profile" in quick|default|long) ;; *) echo "bench: unknown profile '$profile'" >&2; exit 2 ;; esac
+
+step() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
+start=$(date +%s)
+
+step "install dependencies"
+if [ "$peers" -eq 1 ]; then bash scripts/install-deps.sh --peers; else bash scripts/install-deps.sh; fi
+step "build"
+bash scripts/build.sh build
+
+out_dir=results/latest
+mkdir -p "$out_dir"
+rm -f "$out_dir/$profile.json" "$out_dir/$profile.json.series.json" "$out_dir"/peer-*.json
+inputs=("$out_dir/$profile.json")
+
+plugins=()
+if [ "$peers" -eq 1 ]; then
+  for so in build/impls/peers/libpeer_*.so; do
+    [ -e "$so" ] && plugins+=(--plugin "$so")
+  done
+fi
+
+step "benchmarks: chanbench-run --profile $profile"
+rc=0
+build/chanbench-run --profile "$profile" "${plugins[@]}" --out "$out_dir/$profile.json" "${runner_args[@]}" || rc=$?
+
+if [ "$peers" -eq 1 ] && [ -x peers/build.sh ]; then
+  step "external peers (Go, Rust)"
+  bash peers/build.sh --build-dir build
+  bash peers/run.sh --profile "$profile" --build-dir build --out-dir "$out_dir" || rc=$?
+  for f in "$out_dir"/peer-*.json; do [ -e "$f" ] && inputs+=("$f"); done
+fi
+
+step "report"
+matrix=()
+[ -f results/conformance/matrix.json ] && matrix=(--conformance results/conformance/matrix.json)
+/usr/bin/python3 -m harness.report report "${inputs[@]}" "${matrix[@]}"
+
+echo "bench: finished in $(( $(date +%s) - start )) s"
+if [ "$rc" -ne 0 ]; then
+  echo "bench: some runs failed validation (see ERROR rows in the report)" >&2
+fi
+exit "$rc"
