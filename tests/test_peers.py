@@ -1,0 +1,308 @@
+"""The peers: what users would pick instead of a chanbench channel.
+
+Two kinds, both optional (each needs its package or toolchain; a test whose
+peer is not installed is skipped and says which package is missing):
+
+- C/C++ adapters, plug-ins built by impls/peers/CMakeLists.txt as
+  $CHANBENCH_BUILD/impls/peers/libpeer_<name>.so (glib-asyncqueue, tbb-bounded,
+  moodycamel-blocking, zmq-inproc, and the references boost-spsc, urcu-wfcq):
+    test_adapter_smoke[<name>]        peer_smoke loads it with chan_plugin_load and
+                                      moves messages through every capacity it declares;
+    test_adapter_conformance[<name>]  the conformance suite, run on it in a subprocess
+                                      (--plugin SO --impl NAME --matrix-out DIR), passes
+                                      every property it declares, and the matrix shows
+                                      n/a where it declares a capability missing.
+                                      KNOWN_DEVIATIONS lists the failures that are the
+                                      library's documented behaviour or a limit of a test
+                                      driver, each with its reason; any other failure fails.
+- external programs built by peers/build.sh into $CHANBENCH_BUILD/peers/bin
+  (go-chan; crossbeam, flume, tokio-mpsc, std-mpsc), run by peers/run.sh with
+  tiny counts:
+    test_peer_results[<name>]   the result file is docs/RESULTS.md's format, every
+                                entry validated, every case either measured or listed
+                                not applicable with a reason (and the expected ones are),
+                                and the report's loader reads it as kind "peer";
+    test_peer_detects_loss[<name>]  with --corrupt (one message dropped) every entry
+                                is an error with a "discrepancy" message and no numbers,
+                                and the program exits 1.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chanlib import Caps
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("CHANBENCH_BUILD", REPO / "build")).resolve()
+PLUGIN_DIR = BUILD / "impls" / "peers"
+PEER_BIN = BUILD / "peers" / "bin"
+
+pytestmark = pytest.mark.peers
+
+# --------------------------------------------------------------- C/C++ adapters
+
+# ops name -> the Debian package that provides its library
+ADAPTERS = {
+    "glib-asyncqueue": "libglib2.0-dev",
+    "tbb-bounded": "libtbb-dev",
+    "moodycamel-blocking": "libconcurrentqueue-dev",
+    "zmq-inproc": "libzmq3-dev",
+    "boost-spsc": "libboost-dev",
+    "urcu-wfcq": "liburcu-dev",
+}
+
+# Failures that are expected, by implementation: (node id prefix, why). Each is
+# said in the adapter's header comment too.
+KNOWN_DEVIATIONS = {
+    "moodycamel-blocking": [
+        ("tests/test_linearizability.py::",
+         "the library keeps one sub-queue per producer and promises FIFO per producer only, "
+         "so histories checked against a single FIFO do not linearize (its description says so)"),
+    ],
+    "tbb-bounded": [
+        ("tests/test_linearizability.py::",
+         "the history recorder frees blocked workers with send_timeout/recv_timeout "
+         "(tests/drivers/linearize.c, unblock_workers), and TBB has no timed operations "
+         "(no CHAN_CAP_TIMED): the rescue is refused and the run reports a liveness failure"),
+    ],
+}
+
+# A capability an adapter does not declare -> properties the matrix must show n/a.
+NA_WHEN_MISSING = [
+    (Caps.RENDEZVOUS, ["Q12"]),
+    (Caps.TIMED, ["T1", "T2", "T3", "T4"]),
+    (Caps.LEN, ["Q8"]),
+    (Caps.MPMC, ["Q3", "F1"]),
+    (Caps.CLOSE, ["C1", "C2", "C3", "C4", "C5"]),
+]
+# ... and when it has neither a bounded capacity nor rendezvous (never full):
+NA_WHEN_NEVER_FULL = ["Q5", "Q7"]
+
+CONFORMANCE_TIMEOUT = 600  # one adapter's whole conformance run, in seconds
+
+
+def _plugin(name):
+    so = PLUGIN_DIR / f"libpeer_{name}.so"
+    if not so.exists():
+        pytest.skip(f"{so.name} not built: its library is not installed (Debian package "
+                    f"{ADAPTERS[name]}; scripts/install-deps.sh --peers), or {BUILD} is not built")
+    return so
+
+
+def _caps(so):
+    """The caps the plug-in declares, read by loading it in a throw-away process."""
+    r = subprocess.run([sys.executable, str(REPO / "tests" / "chanlib.py"), "--probe", str(so)],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "CHANBENCH_BUILD": str(BUILD)})
+    assert r.returncode == 0, f"loading {so} failed:\n{r.stderr}"
+    info = json.loads(r.stdout)
+    (plugin,) = info["plugins"]
+    assert plugin["status"] == "ok", f"{so}: {plugin['error']}"
+    (entry,) = [e for e in info["registry"] if e["name"] == plugin["name"]]
+    return plugin["name"], Caps(entry["caps"])
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_adapter_smoke(name):
+    so = _plugin(name)
+    smoke = PLUGIN_DIR / "peer_smoke"
+    assert smoke.exists(), f"{smoke} not built (impls/peers/CMakeLists.txt builds it with the adapters)"
+    r = subprocess.run([str(smoke), str(so)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"peer_smoke {so.name} failed:\n{r.stdout}{r.stderr}"
+    assert f"ok {name}" in r.stdout
+
+
+@pytest.mark.timeout(CONFORMANCE_TIMEOUT + 60)
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_adapter_conformance(name, tmp_path):
+    so = _plugin(name)
+    registered, caps = _caps(so)
+    assert registered == name, f"{so.name} registers as {registered!r}, expected {name!r}"
+    out = tmp_path / "matrix"
+    # Not run on a peer: these tests (recursion), the self-tests and the report's
+    # tests (not about an implementation), and the futex implementation's own
+    # mechanism tests (impl_only("futex"): nothing to say about a peer).
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(REPO / "tests"),
+           "--ignore", str(Path(__file__).resolve()), "--ignore", str(REPO / "tests" / "test_futex_fastpath.py"),
+           "-m", "not peers and not selftest and not report",
+           "--plugin", str(so), "--impl", name, "--matrix-out", str(out)]
+    try:
+        r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=CONFORMANCE_TIMEOUT,
+                           env={**os.environ, "CHANBENCH_BUILD": str(BUILD)})
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the conformance run on {name} took more than {CONFORMANCE_TIMEOUT} s:\n"
+                    f"{(e.stdout or b'')[-3000:]}")
+    tail = (r.stdout + r.stderr)[-4000:]
+    assert (out / "matrix.json").exists(), f"the conformance run wrote no matrix (exit {r.returncode}):\n{tail}"
+    matrix = json.loads((out / "matrix.json").read_text())
+    row = matrix["implementations"].get(name, {})
+    assert row, f"no conformance result for {name}:\n{tail}"
+
+    allowed = KNOWN_DEVIATIONS.get(name, [])
+    unexpected = [f"{prop}: {node}" for prop, nodes in matrix["failures"].get(name, {}).items()
+                  for node in nodes if not any(node.startswith(p) for p, _ in allowed)]
+    assert not unexpected, (f"{name} fails properties it declares:\n  " + "\n  ".join(unexpected)
+                            + f"\n{tail}")
+    assert r.returncode in (0, 1), f"the conformance run on {name} ended with status {r.returncode}:\n{tail}"
+
+    must_be_na = [p for cap, props in NA_WHEN_MISSING if not caps & cap for p in props]
+    if not caps & (Caps.BOUNDED | Caps.RENDEZVOUS):
+        must_be_na += NA_WHEN_NEVER_FULL
+    wrong = {p: row.get(p, "-") for p in must_be_na if row.get(p) != "n/a"}
+    assert not wrong, f"{name} lacks {caps!r} parts, but the matrix does not show n/a for {wrong}"
+
+
+# --------------------------------------------------------------- external programs
+
+RUST_CRATES = {"crossbeam-channel": "librust-crossbeam-channel-dev", "flume": "librust-flume-dev",
+               "tokio": "librust-tokio-dev", "libc": "librust-libc-dev"}
+CARGO_REGISTRY = Path("/usr/share/cargo/registry")
+
+PEERS = {  # program -> language
+    "go-chan": "go",
+    "crossbeam": "rust",
+    "flume": "rust",
+    "tokio-mpsc": "rust",
+    "std-mpsc": "rust",
+}
+
+SHAPES = ["spsc", "mpsc", "spmc", "mpmc"]
+THROUGHPUT_CAPS = ["0", "1", "64", "1024", "unbounded"]
+PINGPONG_CAPS = ["0", "1"]
+
+
+def _grid(name):
+    return ([f"throughput/shape:{s}/cap:{c}/impl:{name}" for s in SHAPES for c in THROUGHPUT_CAPS]
+            + [f"pingpong/cap:{c}/impl:{name}" for c in PINGPONG_CAPS])
+
+
+def _expected_na(name):
+    grid = _grid(name)
+    if name == "go-chan":
+        return {n for n in grid if "/cap:unbounded/" in n}
+    if name == "tokio-mpsc":
+        return {n for n in grid if "/cap:0/" in n or "shape:spmc" in n or "shape:mpmc" in n}
+    if name == "std-mpsc":
+        return {n for n in grid if "shape:spmc" in n or "shape:mpmc" in n}
+    return set()
+
+
+MSGS = 400  # per run: divisible by 4 producers and by 2 (ping-pong round trips)
+REPS = 2
+NAME_RE = re.compile(r"^(throughput/shape:(spsc|mpsc|spmc|mpmc)/cap:(0|1|64|1024|unbounded)"
+                     r"|pingpong/cap:(0|1))/impl:(?P<impl>[a-z0-9_.-]+)$")
+
+
+def _toolchain_missing(lang):
+    """Why the toolchain of a language is missing, or None."""
+    if lang == "go":
+        return None if shutil.which(os.environ.get("GO", "go")) else "no Go toolchain (Debian package golang-go)"
+    cargo = os.environ.get("CARGO", "/usr/bin/cargo")
+    if not shutil.which(cargo):
+        return f"no Rust toolchain ({cargo} not found; Debian packages cargo, rustc)"
+    missing = [f"{c} ({pkg})" for c, pkg in RUST_CRATES.items() if not list(CARGO_REGISTRY.glob(f"{c}-[0-9]*"))]
+    return f"crates missing from {CARGO_REGISTRY}: {', '.join(missing)}" if missing else None
+
+
+def _program(name):
+    why = _toolchain_missing(PEERS[name])
+    if why:
+        pytest.skip(f"peer {name}: {why}; scripts/install-deps.sh --peers installs it")
+    prog = PEER_BIN / f"peer-{name}"
+    if not prog.exists():
+        pytest.skip(f"peer {name} not built: run peers/build.sh --build-dir {BUILD}")
+    return prog
+
+
+@pytest.fixture(scope="module")
+def peer_results(tmp_path_factory):
+    """peers/run.sh over every built peer with tiny counts; the output directory."""
+    built = [n for n in PEERS if (PEER_BIN / f"peer-{n}").exists()]
+    if not built:
+        pytest.skip(f"no peer program built in {PEER_BIN} (peers/build.sh --build-dir {BUILD})")
+    out = tmp_path_factory.mktemp("peers")
+    r = subprocess.run(["bash", str(REPO / "peers" / "run.sh"), "--profile", "quick", "--out-dir", str(out),
+                        "--build-dir", str(BUILD), "--only", ",".join(built), "--timeout", "120",
+                        "--", "--msgs", str(MSGS), "--reps", str(REPS)],
+                       capture_output=True, text=True, timeout=600)
+    return out, r
+
+
+def _number(entry, key):
+    v = entry.get(key)
+    assert isinstance(v, (int, float)) and not isinstance(v, bool), f"{entry['name']}: {key} = {v!r}"
+    return v
+
+
+@pytest.mark.timeout(660)
+@pytest.mark.parametrize("name", list(PEERS))
+def test_peer_results(name, peer_results):
+    _program(name)
+    out, run = peer_results
+    path = out / f"peer-{name}.json"
+    assert path.exists(), f"peers/run.sh wrote no {path.name}:\n{run.stdout}{run.stderr}"
+    assert run.returncode == 0, f"peers/run.sh failed:\n{run.stdout}{run.stderr}"
+    doc = json.loads(path.read_text())
+
+    ctx = doc["context"]
+    assert ctx["producer"] == ("go-peer" if PEERS[name] == "go" else "rust-peer")
+    assert ctx["profile"] == "quick" and ctx["peer"] == name
+    for key in ("date", "chanbench_commit", "chanbench_compiler", "cpu_model", "kernel", "peer_description"):
+        assert isinstance(ctx.get(key), str), f"context {key} = {ctx.get(key)!r}"
+    na = {}
+    for item in ctx["not_applicable"]:
+        case, sep, reason = item.partition(": ")
+        assert sep and reason.strip(), f"not_applicable item without a reason: {item!r}"
+        na[case] = reason
+    assert set(na) == _expected_na(name), f"n/a cases: {sorted(na)}"
+
+    seen = {}
+    for e in doc["benchmarks"]:
+        m = NAME_RE.match(e["name"])
+        assert m and m["impl"] == name, f"bad benchmark name {e['name']!r}"
+        assert e["run_name"] == e["name"] and e["run_type"] == "iteration"
+        assert e["label"] == "kind=peer"
+        assert not e.get("error_occurred"), f"{e['name']}: {e.get('error_message')}"
+        assert e["repetitions"] == REPS and e["iterations"] == 1 and e["time_unit"] == "ms"
+        assert _number(e, "real_time") > 0
+        assert _number(e, "msgs") == MSGS
+        assert _number(e, "msgs_per_s") > 0 and _number(e, "ns_per_msg") > 0
+        assert _number(e, "cpu_ns_per_msg") >= 0
+        assert _number(e, "vcsw") >= 0 and _number(e, "ivcsw") >= 0
+        if e["name"].startswith("pingpong/"):
+            assert 0 < _number(e, "p50_ns") <= _number(e, "p99_ns") <= _number(e, "p999_ns")
+        seen.setdefault(e["name"], []).append(e["repetition_index"])
+    assert all(sorted(r) == list(range(REPS)) for r in seen.values()), f"repetitions: {seen}"
+    grid = set(_grid(name))
+    assert set(seen) | set(na) == grid and not set(seen) & set(na), (
+        f"cases neither measured nor n/a: {sorted(grid - set(seen) - set(na))}")
+
+    # The report reads it as a peer, every case accounted for.
+    sys.path.insert(0, str(REPO))
+    from harness.report.results import load_results
+
+    rs = load_results([str(path)])
+    assert {r.kind for r in rs.runs} == {"peer"} and not [r for r in rs.runs if r.error]
+    assert {f"{n.case}/impl:{n.impl}" for n in rs.not_applicable} == set(na)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", list(PEERS))
+def test_peer_detects_loss(name, tmp_path):
+    prog = _program(name)
+    out = tmp_path / "corrupt.json"
+    r = subprocess.run([str(prog), "--profile", "quick", "--msgs", str(MSGS), "--reps", "1", "--corrupt",
+                        "--out", str(out)], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 1, f"exit {r.returncode} with a message lost:\n{r.stderr[-2000:]}"
+    entries = json.loads(out.read_text())["benchmarks"]
+    assert len(entries) == len(_grid(name)) - len(_expected_na(name))
+    for e in entries:
+        assert e.get("error_occurred") is True, f"{e['name']}: a lost message was not detected"
+        assert e["error_message"].startswith("discrepancy:"), e["error_message"]
+        assert "msgs" not in e and "ns_per_msg" not in e, f"{e['name']}: a failed run carries numbers"
