@@ -1,0 +1,789 @@
+// chanbench-run: the benchmark runner. google-benchmark front end over the
+// scenario table (scenarios/) and the implementation registry (built-ins,
+// the reference limits, and plug-ins given with --plugin).
+//
+// One benchmark per (scenario x case x implementation), named
+// <scenario>/<key>:<value>/.../impl:<impl> (docs/RESULTS.md). Each repetition is
+// one iteration, and each iteration is one scenario run of M messages; its time
+// is the run's own measured wall time (UseManualTime: thread start-up and the
+// validation after the join are not counted). A case the implementation cannot
+// run is registered too and skipped with "n/a: <capability> not declared"; a
+// run that fails its validation is skipped with its "discrepancy: ..." message,
+// carries no numbers, and makes the exit status 1 (after the JSON is written).
+//
+// C++ only because google-benchmark is C++; everything it runs is C11.
+
+#include <benchmark/benchmark.h>
+
+#include <regex.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "chanbench/chan.h"
+#include "chanbench/chan_impl.h"
+#include "scenario.h"
+
+#ifndef CHANBENCH_SOURCE_DIR
+#define CHANBENCH_SOURCE_DIR "."
+#endif
+#ifndef CHANBENCH_GIT_COMMIT
+#define CHANBENCH_GIT_COMMIT "unknown"
+#endif
+#ifndef CHANBENCH_C_COMPILER
+#define CHANBENCH_C_COMPILER "unknown"
+#endif
+#ifndef CHANBENCH_C_FLAGS
+#define CHANBENCH_C_FLAGS ""
+#endif
+#ifndef CHANBENCH_BUILD_TYPE
+#define CHANBENCH_BUILD_TYPE ""
+#endif
+#ifndef CHANBENCH_CK_VERSION
+#define CHANBENCH_CK_VERSION "unknown"
+#endif
+#ifndef CHANBENCH_BENCHMARK_VERSION
+#define CHANBENCH_BENCHMARK_VERSION "unknown"
+#endif
+#ifndef CHANBENCH_LIMIT_PLUGINS
+#define CHANBENCH_LIMIT_PLUGINS ""
+#endif
+
+namespace {
+
+// ---------------------------------------------------------------- profiles
+
+struct Profile {
+	const char *name;
+	double scale;    // times the case's default message count
+	int repetitions; // google-benchmark repetitions per benchmark
+	double run_timeout_s; // a run not finished by then fails as "hung"
+	const char *what;
+};
+
+const Profile kProfiles[] = {
+    {"quick", 0.2, 2, 20, "every scenario on every implementation, 1/5 of the messages, 2 repetitions (< 2 min on 2 cores)"},
+    {"default", 1.0, 5, 60, "the counts the scenarios are tuned for, 5 repetitions (< 10 min on 2 cores)"},
+    {"long", 4.0, 10, 300, "4x the messages, 10 repetitions, for stable numbers on a quiet machine"},
+};
+
+const Profile *find_profile(const std::string &name)
+{
+	for (const Profile &p : kProfiles)
+		if (name == p.name)
+			return &p;
+	return nullptr;
+}
+
+uint64_t scaled_msgs(const scenario_case &c, const Profile &prof)
+{
+	uint64_t unit = c.msg_unit ? c.msg_unit : 1;
+	double want = std::floor((double)c.params.msgs * prof.scale);
+	uint64_t m = (uint64_t)want / unit * unit;
+	return std::max<uint64_t>(m, unit);
+}
+
+// ---------------------------------------------------------------- options
+
+struct Options {
+	std::string profile = "default";
+	std::vector<std::string> impls, scenarios, plugins, peers;
+	std::string out;
+	bool list = false, list_json = false, references = true, help = false;
+	int repetitions = 0;        // 0: the profile's
+	double scale = 0;           // 0: the profile's
+	double run_timeout_s = 0;   // per scenario run; 0: the profile's
+	std::vector<std::string> passthrough;
+};
+
+void print_help(const char *argv0)
+{
+	std::printf(
+	    "usage: %s [options] [google-benchmark flags]\n"
+	    "\n"
+	    "Runs every scenario (scenarios/) on every implementation in the registry (the\n"
+	    "built-ins, the reference limits, and plug-ins) and writes google-benchmark JSON\n"
+	    "(format: docs/RESULTS.md). One benchmark per scenario x case x implementation,\n"
+	    "named <scenario>/<key>:<value>/.../impl:<impl>. Exit status: 0 all runs\n"
+	    "validated, 1 some run failed its validation (JSON still written), 2 usage or\n"
+	    "plug-in error.\n"
+	    "\n"
+	    "options:\n"
+	    "  --profile NAME     quick | default | long (default: default)\n",
+	    argv0);
+	for (const Profile &p : kProfiles)
+		std::printf("                       %-8s %s\n", p.name, p.what);
+	std::printf(
+	    "  --impl NAME        run only this implementation (repeatable)\n"
+	    "  --scenario NAME    run only this scenario (repeatable; see --list)\n"
+	    "  --plugin PATH      load an implementation from a shared object exporting\n"
+	    "                     chanbench_plugin_entry (repeatable); a bad file is an error.\n"
+	    "                     A file named libpeer_*.so is labelled kind=peer\n"
+	    "  --peer PATH        the same as --plugin, labelled kind=peer (another project's\n"
+	    "                     channel, e.g. the adapters in impls/peers/)\n"
+	    "  --no-references    do not load the reference limits (spin-ring, atomic-slot:\n"
+	    "                     non-blocking, not channels; loaded by default from\n"
+	    "                     <dir of chanbench-run>/limits/)\n"
+	    "  --out FILE         JSON result file (default: <repo>/results/latest/<profile>.json);\n"
+	    "                     time series go to FILE.series.json beside it\n"
+	    "  --repetitions N    override the profile's repetitions\n"
+	    "  --scale X          override the profile's message-count factor (1 = default counts)\n"
+	    "  --run-timeout S    a single scenario run not finished after S seconds fails as\n"
+	    "                     \"hung\" (default: quick 20, default 60, long 300)\n"
+	    "  --list             list implementations, scenarios, cases and message counts for\n"
+	    "                     the profile (with n/a marks), then exit\n"
+	    "  --list-json        the same as JSON on stdout\n"
+	    "  --help             this text\n"
+	    "\n"
+	    "google-benchmark's own flags (--benchmark_filter=REGEX,\n"
+	    "--benchmark_enable_random_interleaving=true, --benchmark_format=..., ...) are\n"
+	    "passed through; --benchmark_out=FILE is the same as --out FILE. Its flags:\n\n");
+	std::fflush(stdout);
+	benchmark::PrintDefaultHelp();
+}
+
+bool starts_with(const std::string &s, const char *p)
+{
+	return s.rfind(p, 0) == 0;
+}
+
+// Parses argv; returns 0 to go on, or an exit status.
+int parse_options(int argc, char **argv, Options &o)
+{
+	for (int i = 1; i < argc; i++) {
+		std::string a = argv[i];
+		auto value = [&](const char *opt, std::string &dst) -> bool {
+			std::string eq = std::string(opt) + "=";
+			if (a == opt) {
+				if (i + 1 >= argc) {
+					std::fprintf(stderr, "chanbench-run: %s needs a value (try --help)\n", opt);
+					return false;
+				}
+				dst = argv[++i];
+				return true;
+			}
+			if (starts_with(a, eq.c_str())) {
+				dst = a.substr(eq.size());
+				return true;
+			}
+			return false;
+		};
+		auto is = [&](const char *opt) {
+			return a == opt || starts_with(a, (std::string(opt) + "=").c_str());
+		};
+		std::string v;
+		if (a == "--help" || a == "-h") {
+			o.help = true;
+		} else if (is("--profile")) {
+			if (!value("--profile", v))
+				return 2;
+			o.profile = v;
+		} else if (is("--impl")) {
+			if (!value("--impl", v))
+				return 2;
+			o.impls.push_back(v);
+		} else if (is("--scenario")) {
+			if (!value("--scenario", v))
+				return 2;
+			o.scenarios.push_back(v);
+		} else if (is("--plugin")) {
+			if (!value("--plugin", v))
+				return 2;
+			o.plugins.push_back(v);
+		} else if (is("--peer")) {
+			if (!value("--peer", v))
+				return 2;
+			o.peers.push_back(v);
+		} else if (is("--out")) {
+			if (!value("--out", v))
+				return 2;
+			o.out = v;
+		} else if (is("--benchmark_out")) {
+			if (!value("--benchmark_out", v))
+				return 2;
+			o.out = v;
+		} else if (is("--repetitions")) {
+			if (!value("--repetitions", v))
+				return 2;
+			o.repetitions = std::atoi(v.c_str());
+			if (o.repetitions < 1) {
+				std::fprintf(stderr, "chanbench-run: --repetitions must be >= 1\n");
+				return 2;
+			}
+		} else if (is("--scale")) {
+			if (!value("--scale", v))
+				return 2;
+			o.scale = std::atof(v.c_str());
+			if (!(o.scale > 0)) {
+				std::fprintf(stderr, "chanbench-run: --scale must be > 0\n");
+				return 2;
+			}
+		} else if (is("--run-timeout")) {
+			if (!value("--run-timeout", v))
+				return 2;
+			o.run_timeout_s = std::atof(v.c_str());
+			if (!(o.run_timeout_s > 0)) {
+				std::fprintf(stderr, "chanbench-run: --run-timeout must be > 0\n");
+				return 2;
+			}
+		} else if (a == "--list") {
+			o.list = true;
+		} else if (a == "--list-json") {
+			o.list_json = true;
+		} else if (a == "--no-references") {
+			o.references = false;
+		} else if (starts_with(a, "--benchmark_out_format")) {
+			std::fprintf(stderr, "chanbench-run: the result file is always JSON; drop %s\n", a.c_str());
+			return 2;
+		} else if (starts_with(a, "--benchmark_") || starts_with(a, "--v=")) {
+			o.passthrough.push_back(a);
+		} else {
+			std::fprintf(stderr, "chanbench-run: unknown option '%s' (try --help)\n", a.c_str());
+			return 2;
+		}
+	}
+	if (find_profile(o.profile) == nullptr) {
+		std::fprintf(stderr, "chanbench-run: unknown profile '%s' (quick, default, long)\n",
+		             o.profile.c_str());
+		return 2;
+	}
+	return 0;
+}
+
+// ---------------------------------------------------------------- environment
+
+std::string run_command(const std::string &cmd)
+{
+	std::string out;
+	FILE *f = popen(cmd.c_str(), "r");
+	if (f == nullptr)
+		return out;
+	char buf[512];
+	while (std::fgets(buf, sizeof buf, f) != nullptr)
+		out += buf;
+	pclose(f);
+	while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
+		out.pop_back();
+	return out;
+}
+
+std::string cpu_model()
+{
+	std::ifstream f("/proc/cpuinfo");
+	std::string line;
+	while (std::getline(f, line)) {
+		if (starts_with(line, "model name")) {
+			auto p = line.find(':');
+			if (p != std::string::npos) {
+				std::string m = line.substr(p + 1);
+				m.erase(0, m.find_first_not_of(' '));
+				return m;
+			}
+		}
+	}
+	return "unknown";
+}
+
+std::string git_commit()
+{
+	std::string src = CHANBENCH_SOURCE_DIR;
+	std::string head = run_command("git -C '" + src + "' rev-parse HEAD 2>/dev/null");
+	if (head.empty())
+		return CHANBENCH_GIT_COMMIT;
+	std::string dirty =
+	    run_command("git -C '" + src + "' diff-index --quiet HEAD -- 2>/dev/null || echo dirty");
+	return dirty.empty() ? head : head + "-dirty";
+}
+
+std::string exe_dir()
+{
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	if (n <= 0)
+		return ".";
+	buf[n] = '\0';
+	return std::filesystem::path(buf).parent_path().string();
+}
+
+// Implementations loaded as peers (--peer, or a plug-in file named libpeer_*.so:
+// the adapters of impls/peers/): what people would use instead of chanbench.
+std::vector<std::string> g_peers;
+
+// kind=<channel|reference|peer>: a reference declares CHAN_CAP_REFERENCE (it
+// cannot block), whoever wrote it; a peer is another project's channel.
+std::string impl_kind(const char *impl)
+{
+	if (chan_impl_caps(impl) & CHAN_CAP_REFERENCE)
+		return "reference";
+	if (std::find(g_peers.begin(), g_peers.end(), impl) != g_peers.end())
+		return "peer";
+	return "channel";
+}
+
+std::string caps_string(uint64_t caps)
+{
+	std::string s;
+	for (int b = 0; b < 64; b++) {
+		uint64_t bit = (uint64_t)1 << b;
+		if (caps & bit) {
+			if (!s.empty())
+				s += ",";
+			s += scenario_cap_name(bit);
+		}
+	}
+	return s;
+}
+
+std::string json_escape(const std::string &s)
+{
+	std::string o;
+	for (char c : s) {
+		switch (c) {
+		case '"': o += "\\\""; break;
+		case '\\': o += "\\\\"; break;
+		case '\n': o += "\\n"; break;
+		case '\t': o += "\\t"; break;
+		default:
+			if ((unsigned char)c < 0x20) {
+				char b[8];
+				std::snprintf(b, sizeof b, "\\u%04x", c);
+				o += b;
+			} else {
+				o += c;
+			}
+		}
+	}
+	return o;
+}
+
+// ---------------------------------------------------------------- the benchmarks
+
+struct Bench {
+	std::string name;
+	const scenario *sc;
+	const scenario_case *cs;
+	std::string impl;
+	scenario_params params;
+	std::string na; // "n/a: ..." when the implementation cannot run it
+	bool hung = false; // a repetition hung: the others are skipped
+	int reps_started = 0;
+};
+
+using Series = std::vector<std::pair<std::string, std::vector<std::array<double, 2>>>>;
+
+struct RunState {
+	std::vector<Bench> benches;
+	size_t total_selected = 0;
+	std::atomic<size_t> started{0};
+	std::map<std::string, Series> series; // of the last repetition
+	std::vector<std::string> failed;
+	size_t validated = 0, not_applicable = 0;
+	int repetitions = 1;
+};
+
+RunState g_state;
+
+void run_bench(benchmark::State &state, Bench *b)
+{
+	if (b->reps_started++ == 0) {
+		size_t i = ++g_state.started;
+		std::fprintf(stderr, "[%zu/%zu] %s\n", i, g_state.total_selected, b->name.c_str());
+	}
+	state.SetLabel("kind=" + impl_kind(b->impl.c_str()));
+	if (!b->na.empty()) {
+		for (auto _ : state) {
+			state.SkipWithError(b->na.c_str());
+			break;
+		}
+		g_state.not_applicable++;
+		return;
+	}
+	if (b->hung) {
+		for (auto _ : state) {
+			state.SkipWithError("hung: not run, an earlier repetition hung");
+			break;
+		}
+		return;
+	}
+	scenario_result r;
+	scenario_result_init(&r);
+	bool ok = false;
+	for (auto _ : state) {
+		ok = scenario_run(b->sc, &b->params, &r);
+		if (!ok) {
+			state.SkipWithError(r.error);
+			break;
+		}
+		state.SetIterationTime((double)r.wall_ns / 1e9);
+	}
+	if (!ok) {
+		if (std::strncmp(r.error, "hung:", 5) == 0)
+			b->hung = true;
+		if (std::strncmp(r.error, "n/a:", 4) != 0) {
+			g_state.failed.push_back(b->name + ": " + r.error);
+			std::fprintf(stderr, "FAILED %s: %s\n", b->name.c_str(), r.error);
+		} else {
+			g_state.not_applicable++;
+		}
+		scenario_result_free(&r);
+		return;
+	}
+	g_state.validated++;
+	double msgs = (double)r.msgs;
+	double wall = (double)r.wall_ns;
+	state.counters["msgs"] = msgs;
+	state.counters["msgs_per_s"] = wall > 0 ? msgs * 1e9 / wall : 0;
+	state.counters["ns_per_msg"] = msgs > 0 ? wall / msgs : 0;
+	state.counters["cpu_ns_per_msg"] = msgs > 0 ? (double)r.cpu_ns / msgs : 0;
+	state.counters["cpu_util"] = wall > 0 ? (double)r.cpu_ns / wall : 0;
+	state.counters["vcsw"] = (double)r.vcsw;
+	state.counters["ivcsw"] = (double)r.ivcsw;
+	if (r.n_samples > 0) {
+		state.counters["p50_ns"] = r.p50_ns;
+		state.counters["p99_ns"] = r.p99_ns;
+		state.counters["p999_ns"] = r.p999_ns;
+		state.counters["mean_ns"] = r.mean_ns;
+		state.counters["max_ns"] = r.max_ns;
+		state.counters["samples"] = (double)r.n_samples;
+	}
+	for (size_t i = 0; i < r.n_counters; i++)
+		state.counters[r.counters[i].name] = r.counters[i].value;
+	if (r.n_series > 0) {
+		Series s;
+		for (size_t i = 0; i < r.n_series; i++) {
+			std::vector<std::array<double, 2>> pts(r.series[i].n);
+			for (size_t k = 0; k < r.series[i].n; k++)
+				pts[k] = {r.series[i].pts[k][0], r.series[i].pts[k][1]};
+			s.emplace_back(r.series[i].name, std::move(pts));
+		}
+		g_state.series[b->name] = std::move(s);
+	}
+	scenario_result_free(&r);
+}
+
+double stat_min(const std::vector<double> &v)
+{
+	return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
+}
+
+double stat_max(const std::vector<double> &v)
+{
+	return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
+}
+
+// google-benchmark appends /iterations:1, /repeats:N and /manual_time to the
+// names of benchmarks configured that way; docs/RESULTS.md names carry none of
+// them, so both reporters see the runs with those parts cleared.
+template <class Base>
+class CleanNames : public Base {
+public:
+	using Base::Base;
+	void ReportRuns(const std::vector<benchmark::BenchmarkReporter::Run> &runs) override
+	{
+		std::vector<benchmark::BenchmarkReporter::Run> copy(runs);
+		for (auto &r : copy) {
+			r.run_name.iterations.clear();
+			r.run_name.repetitions.clear();
+			r.run_name.time_type.clear();
+			r.run_name.min_time.clear();
+		}
+		Base::ReportRuns(copy);
+	}
+};
+
+bool selected(const std::vector<std::string> &filter, const std::string &name)
+{
+	return filter.empty() || std::find(filter.begin(), filter.end(), name) != filter.end();
+}
+
+// The benchmark filter as google-benchmark applies it (for the progress count).
+bool matches_filter(const std::string &filter, const std::string &name)
+{
+	if (filter.empty() || filter == "all" || filter == ".")
+		return true;
+	bool negate = filter[0] == '-';
+	std::string re = negate ? filter.substr(1) : filter;
+	regex_t rx;
+	if (regcomp(&rx, re.c_str(), REG_EXTENDED | REG_NOSUB) != 0)
+		return true;
+	bool m = regexec(&rx, name.c_str(), 0, nullptr, 0) == 0;
+	regfree(&rx);
+	return negate ? !m : m;
+}
+
+void write_series(const std::string &path)
+{
+	std::ofstream f(path);
+	f << "{";
+	bool first = true;
+	for (const auto &[name, series] : g_state.series) {
+		f << (first ? "\n" : ",\n") << "  \"" << json_escape(name) << "\": {";
+		first = false;
+		bool sfirst = true;
+		for (const auto &[sname, pts] : series) {
+			f << (sfirst ? "" : ", ") << "\"" << json_escape(sname) << "\": [";
+			sfirst = false;
+			char buf[64];
+			for (size_t k = 0; k < pts.size(); k++) {
+				std::snprintf(buf, sizeof buf, "%s[%.3f, %.17g]", k ? ", " : "", pts[k][0], pts[k][1]);
+				f << buf;
+			}
+			f << "]";
+		}
+		f << "}";
+	}
+	f << "\n}\n";
+}
+
+void print_list(const Options &o, const Profile &prof, double scale, bool as_json)
+{
+	(void)o;
+	Profile p = prof;
+	p.scale = scale;
+	if (!as_json) {
+		std::printf("implementations:\n");
+		for (size_t i = 0; i < chan_impl_count(); i++) {
+			const char *n = chan_impl_name_at(i);
+			std::printf("  %-14s %-9s %s\n  %-14s caps: %s\n", n, impl_kind(n).c_str(),
+			            chan_impl_description(n), "", caps_string(chan_impl_caps(n)).c_str());
+		}
+		std::printf("\nscenarios (profile %s: messages per run, %d repetitions):\n", p.name,
+		            g_state.repetitions);
+		for (size_t i = 0; i < scenario_count; i++) {
+			const scenario *s = scenario_table[i];
+			std::printf("  %-16s %s\n", s->name, s->description);
+			if (s->counters_doc && *s->counters_doc)
+				std::printf("  %-16s counters: %s\n", "", s->counters_doc);
+			for (size_t c = 0; c < s->n_cases; c++)
+				std::printf("      %-40s msgs %llu\n", s->cases[c].key,
+				            (unsigned long long)scaled_msgs(s->cases[c], p));
+		}
+		std::printf("\nbenchmarks selected: %zu (n/a ones included)\n", g_state.benches.size());
+		for (const Bench &b : g_state.benches)
+			if (!b.na.empty())
+				std::printf("  %-56s %s\n", b.name.c_str(), b.na.c_str());
+		return;
+	}
+	std::printf("{\n  \"profile\": \"%s\",\n  \"repetitions\": %d,\n  \"implementations\": [", p.name,
+	            g_state.repetitions);
+	for (size_t i = 0; i < chan_impl_count(); i++) {
+		const char *n = chan_impl_name_at(i);
+		std::printf("%s\n    {\"name\": \"%s\", \"kind\": \"%s\", \"caps\": \"%s\", \"description\": \"%s\"}",
+		            i ? "," : "", json_escape(n).c_str(), impl_kind(n).c_str(),
+		            caps_string(chan_impl_caps(n)).c_str(), json_escape(chan_impl_description(n)).c_str());
+	}
+	std::printf("\n  ],\n  \"scenarios\": [");
+	for (size_t i = 0; i < scenario_count; i++) {
+		const scenario *s = scenario_table[i];
+		std::printf("%s\n    {\"name\": \"%s\", \"description\": \"%s\", \"counters\": \"%s\", \"cases\": [",
+		            i ? "," : "", s->name, json_escape(s->description).c_str(),
+		            json_escape(s->counters_doc ? s->counters_doc : "").c_str());
+		for (size_t c = 0; c < s->n_cases; c++)
+			std::printf("%s{\"key\": \"%s\", \"msgs\": %llu}", c ? ", " : "", s->cases[c].key,
+			            (unsigned long long)scaled_msgs(s->cases[c], p));
+		std::printf("]}");
+	}
+	std::printf("\n  ],\n  \"benchmarks\": [");
+	for (size_t i = 0; i < g_state.benches.size(); i++) {
+		const Bench &b = g_state.benches[i];
+		std::printf("%s\n    {\"name\": \"%s\", \"scenario\": \"%s\", \"impl\": \"%s\", \"kind\": \"%s\", "
+		            "\"msgs\": %llu, \"na\": %s}",
+		            i ? "," : "", json_escape(b.name).c_str(), b.sc->name, json_escape(b.impl).c_str(),
+		            impl_kind(b.impl.c_str()).c_str(), (unsigned long long)b.params.msgs,
+		            b.na.empty() ? "null" : ("\"" + json_escape(b.na) + "\"").c_str());
+	}
+	std::printf("\n  ]\n}\n");
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	Options o;
+	int rc = parse_options(argc, argv, o);
+	if (rc != 0)
+		return rc;
+	if (o.help) {
+		print_help(argv[0]);
+		return 0;
+	}
+	const Profile &prof = *find_profile(o.profile);
+	double scale = o.scale > 0 ? o.scale : prof.scale;
+	g_state.repetitions = o.repetitions > 0 ? o.repetitions : prof.repetitions;
+	double run_timeout_s = o.run_timeout_s > 0 ? o.run_timeout_s : prof.run_timeout_s;
+
+	// Implementations: the reference limits, then --plugin files.
+	if (o.references) {
+		std::string dir = exe_dir() + "/limits/";
+		std::stringstream names(CHANBENCH_LIMIT_PLUGINS);
+		std::string f;
+		while (std::getline(names, f, ':')) {
+			if (f.empty())
+				continue;
+			char err[512];
+			chan_status st = chan_plugin_load((dir + f).c_str(), nullptr, err, sizeof err);
+			if (st != CHAN_OK)
+				std::fprintf(stderr, "chanbench-run: warning: reference limit not loaded: %s "
+				             "(build it, or pass --no-references)\n", err);
+		}
+	}
+	std::vector<std::pair<std::string, bool>> to_load;
+	for (const std::string &path : o.plugins)
+		to_load.emplace_back(path, starts_with(std::filesystem::path(path).filename().string(), "libpeer_"));
+	for (const std::string &path : o.peers)
+		to_load.emplace_back(path, true);
+	for (const auto &[path, peer] : to_load) {
+		char err[512];
+		const char *name = nullptr;
+		chan_status st = chan_plugin_load(path.c_str(), &name, err, sizeof err);
+		if (st != CHAN_OK) {
+			std::fprintf(stderr, "chanbench-run: cannot load plug-in: %s (%s)\n", err,
+			             chan_status_str(st));
+			return 2;
+		}
+		if (peer)
+			g_peers.push_back(name);
+		std::fprintf(stderr, "chanbench-run: loaded %s '%s' from %s\n", peer ? "peer" : "plug-in", name,
+		             path.c_str());
+	}
+	for (const std::string &n : o.impls) {
+		if (chan_impl_caps(n.c_str()) == 0) {
+			std::fprintf(stderr, "chanbench-run: no implementation named '%s' (see --list)\n", n.c_str());
+			return 2;
+		}
+	}
+	for (const std::string &n : o.scenarios) {
+		if (scenario_find(n.c_str()) == nullptr) {
+			std::fprintf(stderr, "chanbench-run: no scenario named '%s' (see --list)\n", n.c_str());
+			return 2;
+		}
+	}
+
+	// The benchmark list: scenario x case x implementation.
+	Profile p = prof;
+	p.scale = scale;
+	for (size_t si = 0; si < scenario_count; si++) {
+		const scenario *sc = scenario_table[si];
+		if (!selected(o.scenarios, sc->name))
+			continue;
+		for (size_t ci = 0; ci < sc->n_cases; ci++) {
+			const scenario_case &cs = sc->cases[ci];
+			for (size_t ii = 0; ii < chan_impl_count(); ii++) {
+				const char *impl = chan_impl_name_at(ii);
+				if (!selected(o.impls, impl))
+					continue;
+				Bench b;
+				b.sc = sc;
+				b.cs = &cs;
+				b.impl = impl;
+				b.name = std::string(sc->name) + "/" + cs.key + "/impl:" + impl;
+				b.params = cs.params;
+				b.params.msgs = scaled_msgs(cs, p);
+				b.params.timeout_ns = (int64_t)(run_timeout_s * 1e9);
+				uint64_t missing = scenario_missing_caps(sc, &b.params, chan_impl_caps(impl));
+				if (missing != 0)
+					b.na = std::string("n/a: ") + scenario_cap_name(missing & -missing) + " not declared";
+				g_state.benches.push_back(std::move(b));
+			}
+		}
+	}
+	if (o.list || o.list_json) {
+		print_list(o, prof, scale, o.list_json);
+		return 0;
+	}
+	for (Bench &b : g_state.benches) {
+		// The params must outlive registration: the benches vector is not resized from here on.
+		b.params.impl = b.impl.c_str();
+	}
+
+	if (o.out.empty())
+		o.out = std::string(CHANBENCH_SOURCE_DIR) + "/results/latest/" + prof.name + ".json";
+	std::error_code ec;
+	std::filesystem::path outp(o.out);
+	if (outp.has_parent_path())
+		std::filesystem::create_directories(outp.parent_path(), ec);
+
+	// google-benchmark's argv: ours removed, the output file added.
+	std::vector<std::string> gargs = {argv[0], "--benchmark_out=" + o.out,
+	                                  "--benchmark_out_format=json"};
+	for (const std::string &a : o.passthrough)
+		gargs.push_back(a);
+	std::vector<char *> gargv;
+	for (std::string &a : gargs)
+		gargv.push_back(a.data());
+	gargv.push_back(nullptr);
+	int gargc = (int)gargs.size();
+	benchmark::Initialize(&gargc, gargv.data(), [] { print_help("chanbench-run"); });
+	if (benchmark::ReportUnrecognizedArguments(gargc, gargv.data()))
+		return 2;
+
+	std::string filter = benchmark::GetBenchmarkFilter();
+	for (Bench &b : g_state.benches) {
+		if (matches_filter(filter, b.name))
+			g_state.total_selected++;
+		Bench *bp = &b;
+		auto *bm = benchmark::RegisterBenchmark(b.name.c_str(),
+		                                        [bp](benchmark::State &st) { run_bench(st, bp); });
+		bm->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+		bm->Repetitions(b.na.empty() ? g_state.repetitions : 1);
+		bm->ComputeStatistics("min", stat_min)->ComputeStatistics("max", stat_max);
+	}
+
+	struct utsname u;
+	std::string kernel = "unknown";
+	if (uname(&u) == 0)
+		kernel = std::string(u.sysname) + " " + u.release + " " + u.version + " " + u.machine;
+	std::string impls;
+	for (size_t i = 0; i < chan_impl_count(); i++) {
+		const char *n = chan_impl_name_at(i);
+		impls += std::string(i ? "," : "") + n + "=" + impl_kind(n);
+	}
+	benchmark::AddCustomContext("producer", "chanbench-run");
+	benchmark::AddCustomContext("profile", prof.name);
+	benchmark::AddCustomContext("chanbench_commit", git_commit());
+	benchmark::AddCustomContext("chanbench_compiler", CHANBENCH_C_COMPILER);
+	benchmark::AddCustomContext("chanbench_cflags", CHANBENCH_C_FLAGS);
+	benchmark::AddCustomContext("chanbench_build_type", CHANBENCH_BUILD_TYPE);
+	benchmark::AddCustomContext("cpu_model", cpu_model());
+	benchmark::AddCustomContext("cores_online", std::to_string(sysconf(_SC_NPROCESSORS_ONLN)));
+	benchmark::AddCustomContext("kernel", kernel);
+	benchmark::AddCustomContext("ck_version", CHANBENCH_CK_VERSION);
+	benchmark::AddCustomContext("benchmark_version", CHANBENCH_BENCHMARK_VERSION);
+	benchmark::AddCustomContext("implementations", impls);
+	benchmark::AddCustomContext("repetitions", std::to_string(g_state.repetitions));
+	char sbuf[32];
+	std::snprintf(sbuf, sizeof sbuf, "%g", scale);
+	benchmark::AddCustomContext("msgs_scale", sbuf);
+
+	std::fprintf(stderr, "chanbench-run: profile %s, %zu benchmarks, %d repetitions, results to %s\n",
+	             prof.name, g_state.total_selected, g_state.repetitions, o.out.c_str());
+	CleanNames<benchmark::ConsoleReporter> display(
+	    isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color : benchmark::ConsoleReporter::OO_None);
+	CleanNames<benchmark::JSONReporter> file;
+	benchmark::RunSpecifiedBenchmarks(&display, &file);
+	benchmark::Shutdown();
+
+	write_series(o.out + ".series.json");
+	std::fprintf(stderr, "chanbench-run: %zu runs validated, %zu n/a, %zu failed; results in %s\n",
+	             g_state.validated, g_state.not_applicable, g_state.failed.size(), o.out.c_str());
+	if (!g_state.failed.empty()) {
+		std::fprintf(stderr, "chanbench-run: %zu run(s) failed validation:\n", g_state.failed.size());
+		for (const std::string &f : g_state.failed)
+			std::fprintf(stderr, "  %s\n", f.c_str());
+		return 1;
+	}
+	return 0;
+}
