@@ -12,12 +12,12 @@
 #include "registry.h"
 
 extern const struct chan_ops chan_mutex_ops;
-/* extern const struct chan_ops chan_futex_ops; */
+extern const struct chan_ops chan_futex_ops;
 extern const struct chan_ops chan_ck_ops;
 
 static const struct chan_ops *const builtins[] = {
 	&chan_mutex_ops,
-	/* &chan_futex_ops, */
+	&chan_futex_ops,
 	&chan_ck_ops,
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])

@@ -10,8 +10,8 @@
  *
  * Invariants (all under `lock`):
  *   - At least one of sendq and recvq is empty.
- *   - recvq non-empty implies count == 0 (a receiver only parks on an empty buffer).
- *   - sendq non-empty implies count == cap (bounded) or cap == 0; never unbounded.
+ *   - recvq non-empty implies ring.count == 0 (a receiver only parks on an empty buffer).
+ *   - sendq non-empty implies ring.count == cap (bounded) or cap == 0; never unbounded.
  *   - closed implies both queues are empty (close wakes everyone, and nobody
  *     parks on a closed channel).
  *   - A parked waiter's `state` moves once from PENDING to DONE or CLOSED, by the
@@ -31,18 +31,16 @@
 
 #include "chanbench/chan_deadline.h"
 #include "chanbench/chan_impl.h"
+#include "waitq.h"
+#include "word_ring.h"
 
 enum waiter_state { W_PENDING, W_DONE, W_CLOSED };
 
 struct waiter {
-	struct waiter *next, *prev;
-	uintptr_t msg; /* sender: the value offered; receiver: the value received */
+	struct waitq_node node; /* first: a waitq_node * is a struct waiter * */
+	uintptr_t msg;          /* sender: the value offered; receiver: the value received */
 	enum waiter_state state;
 	pthread_cond_t cv;
-};
-
-struct waitq {
-	struct waiter *head, *tail;
 };
 
 struct mutex_chan {
@@ -50,44 +48,14 @@ struct mutex_chan {
 	pthread_mutex_t lock;
 	bool unbounded;
 	bool closed;
-	size_t cap;     /* requested capacity (0 = rendezvous); unused when unbounded */
-	uintptr_t *buf; /* ring of `ring` slots */
-	size_t ring;    /* allocated slots */
-	size_t head;    /* index of the oldest message */
-	size_t count;   /* messages buffered */
+	size_t cap;            /* requested capacity (0 = rendezvous); unused when unbounded */
+	struct word_ring ring; /* the buffer */
 	struct waitq sendq, recvq;
 };
 
-static void waitq_push(struct waitq *q, struct waiter *w)
+static struct waiter *waiter_pop(struct waitq *q)
 {
-	w->next = NULL;
-	w->prev = q->tail;
-	if (q->tail)
-		q->tail->next = w;
-	else
-		q->head = w;
-	q->tail = w;
-}
-
-static void waitq_unlink(struct waitq *q, struct waiter *w)
-{
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		q->head = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		q->tail = w->prev;
-	w->next = w->prev = NULL;
-}
-
-static struct waiter *waitq_pop(struct waitq *q)
-{
-	struct waiter *w = q->head;
-	if (w)
-		waitq_unlink(q, w);
-	return w;
+	return (struct waiter *)waitq_pop(q);
 }
 
 /* Complete a dequeued waiter. Precondition: c->lock held. */
@@ -95,38 +63,6 @@ static void waiter_finish(struct waiter *w, enum waiter_state st)
 {
 	w->state = st;
 	pthread_cond_signal(&w->cv);
-}
-
-/* Precondition: c->lock held; room for one more (count < ring). */
-static void ring_push(struct mutex_chan *c, uintptr_t msg)
-{
-	c->buf[(c->head + c->count) % c->ring] = msg;
-	c->count++;
-}
-
-/* Precondition: c->lock held; count > 0. */
-static uintptr_t ring_pop(struct mutex_chan *c)
-{
-	uintptr_t msg = c->buf[c->head];
-	c->head = (c->head + 1) % c->ring;
-	c->count--;
-	return msg;
-}
-
-/* Double an unbounded ring. Precondition: c->lock held, count == ring. */
-static bool ring_grow(struct mutex_chan *c)
-{
-	size_t n = c->ring * 2;
-	uintptr_t *nb = malloc(n * sizeof *nb);
-	if (nb == NULL)
-		return false;
-	for (size_t i = 0; i < c->count; i++)
-		nb[i] = c->buf[(c->head + i) % c->ring];
-	free(c->buf);
-	c->buf = nb;
-	c->ring = n;
-	c->head = 0;
-	return true;
 }
 
 /* Park w on q until completed or the deadline passes. Precondition: c->lock
@@ -141,14 +77,14 @@ static enum waiter_state park(struct mutex_chan *c, struct waitq *q, struct wait
 	pthread_cond_init(&w->cv, &attr);
 	pthread_condattr_destroy(&attr);
 	w->state = W_PENDING;
-	waitq_push(q, w);
+	waitq_push(q, &w->node);
 	struct timespec ts = chan_deadline_timespec(dl);
 	while (w->state == W_PENDING) {
 		if (dl == CHAN_FOREVER) {
 			pthread_cond_wait(&w->cv, &c->lock);
 		} else if (pthread_cond_timedwait(&w->cv, &c->lock, &ts) == ETIMEDOUT &&
 		           w->state == W_PENDING) {
-			waitq_unlink(q, w);
+			waitq_unlink(q, &w->node);
 			break;
 		}
 	}
@@ -164,9 +100,7 @@ static chan_status mutex_create(const struct chan_ops *ops, size_t cap, struct c
 	c->base.ops = ops;
 	c->unbounded = (cap == CHAN_UNBOUNDED);
 	c->cap = c->unbounded ? 0 : cap;
-	c->ring = c->unbounded ? 16 : (cap > 0 ? cap : 1);
-	c->buf = malloc(c->ring * sizeof *c->buf);
-	if (c->buf == NULL) {
+	if (!word_ring_init(&c->ring, c->unbounded ? 16 : (cap > 0 ? cap : 1))) {
 		free(c);
 		return CHAN_ENOMEM;
 	}
@@ -179,13 +113,13 @@ static void mutex_destroy(struct chan_base *b)
 {
 	struct mutex_chan *c = (struct mutex_chan *)b;
 	pthread_mutex_destroy(&c->lock);
-	free(c->buf);
+	word_ring_free(&c->ring);
 	free(c);
 }
 
 static bool has_room(const struct mutex_chan *c)
 {
-	return c->unbounded || c->count < c->cap;
+	return c->unbounded || c->ring.count < c->cap;
 }
 
 static chan_status mutex_send(struct chan_base *b, uintptr_t msg, chan_deadline dl)
@@ -195,16 +129,16 @@ static chan_status mutex_send(struct chan_base *b, uintptr_t msg, chan_deadline 
 	pthread_mutex_lock(&c->lock);
 	if (c->closed) {
 		st = CHAN_CLOSED;
-	} else if (c->recvq.head != NULL) {
+	} else if (!waitq_empty(&c->recvq)) {
 		/* A parked receiver means the buffer is empty: hand over directly. */
-		struct waiter *r = waitq_pop(&c->recvq);
+		struct waiter *r = waiter_pop(&c->recvq);
 		r->msg = msg;
 		waiter_finish(r, W_DONE);
 	} else if (has_room(c)) {
-		if (c->count == c->ring && !ring_grow(c))
+		if (c->ring.count == c->ring.size && !word_ring_grow(&c->ring))
 			st = CHAN_ENOMEM;
 		else
-			ring_push(c, msg);
+			word_ring_push(&c->ring, msg);
 	} else if (chan_deadline_passed(dl)) {
 		st = chan_deadline_fail(dl, CHAN_FULL);
 	} else {
@@ -224,18 +158,18 @@ static chan_status mutex_recv(struct chan_base *b, uintptr_t *msg, chan_deadline
 	struct mutex_chan *c = (struct mutex_chan *)b;
 	chan_status st = CHAN_OK;
 	pthread_mutex_lock(&c->lock);
-	if (c->count > 0) {
-		*msg = ring_pop(c);
+	if (c->ring.count > 0) {
+		*msg = word_ring_pop(&c->ring);
 		/* A slot is free: move the oldest parked sender's value in (FIFO kept:
 		 * its value is newer than everything buffered). */
-		struct waiter *s = waitq_pop(&c->sendq);
+		struct waiter *s = waiter_pop(&c->sendq);
 		if (s != NULL) {
-			ring_push(c, s->msg);
+			word_ring_push(&c->ring, s->msg);
 			waiter_finish(s, W_DONE);
 		}
-	} else if (c->sendq.head != NULL) {
+	} else if (!waitq_empty(&c->sendq)) {
 		/* Rendezvous: take the value straight from a parked sender. */
-		struct waiter *s = waitq_pop(&c->sendq);
+		struct waiter *s = waiter_pop(&c->sendq);
 		*msg = s->msg;
 		waiter_finish(s, W_DONE);
 	} else if (c->closed) {
@@ -264,9 +198,9 @@ static chan_status mutex_close(struct chan_base *b)
 	}
 	c->closed = true;
 	struct waiter *w;
-	while ((w = waitq_pop(&c->recvq)) != NULL)
+	while ((w = waiter_pop(&c->recvq)) != NULL)
 		waiter_finish(w, W_CLOSED);
-	while ((w = waitq_pop(&c->sendq)) != NULL)
+	while ((w = waiter_pop(&c->sendq)) != NULL)
 		waiter_finish(w, W_CLOSED); /* the sender keeps its value */
 	pthread_mutex_unlock(&c->lock);
 	return CHAN_OK;
@@ -276,7 +210,7 @@ static size_t mutex_len(struct chan_base *b)
 {
 	struct mutex_chan *c = (struct mutex_chan *)b;
 	pthread_mutex_lock(&c->lock);
-	size_t n = c->count;
+	size_t n = c->ring.count;
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }
