@@ -50,6 +50,13 @@
  *     that sender's enqueue or that receiver's release; such a releaser
  *     increments not_empty when it sees the closed bit. So receivers drain every
  *     message a send reported as sent, then see CLOSED (C1, C8, C9).
+ *   - Linearization: a send takes effect at its admission, a recv at its
+ *     release; so `used` is the logical length. A recv whose deadline has passed
+ *     reports EMPTY/TIMEOUT only when used == 0; while used > 0 and the queue
+ *     looks empty, an admitted sender or a releasing receiver is in flight and
+ *     finishes without blocking, so the recv polls (then yields) until it can
+ *     dequeue or used falls to 0. Without this, try_send FULL followed by
+ *     try_recv EMPTY in one thread was observable (found by chan-linearize).
  *   - A thread waits on an event count only while registered in that count's
  *     waiter counter (recv_waiters, send_waiters), and every state change it
  *     may wait for is followed by an increment when the counter is non-zero:
@@ -120,6 +127,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdalign.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -602,6 +610,7 @@ static bool queue_take(struct ck_chan *c, uintptr_t *msg, chan_status *err)
 
 static chan_status queue_recv(struct ck_chan *c, uintptr_t *msg, chan_deadline dl)
 {
+	unsigned int inflight_polls = 0;
 	bool registered = false;
 	chan_status st;
 	for (;;) {
@@ -627,6 +636,19 @@ static chan_status queue_recv(struct ck_chan *c, uintptr_t *msg, chan_deadline d
 			 * not_empty. Wait for them whatever the deadline. */
 			until = NULL;
 		} else if (chan_deadline_passed(dl)) {
+			if (st_used(s) != 0) {
+				/* A send is linearized at its admission (try_send reports
+				 * FULL by `used`), so EMPTY is only true when used == 0.
+				 * An admitted sender that has not enqueued yet, or a
+				 * receiver that has not released yet, finishes without
+				 * blocking: wait it out, yielding to it if it was
+				 * preempted, then look again. */
+				if (++inflight_polls < RING_SPIN)
+					ck_pr_stall();
+				else
+					sched_yield();
+				continue;
+			}
 			st = chan_deadline_fail(dl, CHAN_EMPTY);
 			break;
 		} else {

@@ -45,7 +45,7 @@ if [ "$peers" -eq 1 ] && [ -x peers/build.sh ]; then
 fi
 
 step "test suite (Release)"
-CHANBENCH_BUILD="$PWD/build" run_pytest tests -n 2 --matrix-out results/conformance
+CHANBENCH_BUILD="$PWD/build" run_pytest tests -n 2 --matrix-out=results/conformance
 
 if [ "$quick" -eq 0 ]; then
   step "build (AddressSanitizer + UBSan)"
@@ -56,12 +56,15 @@ if [ "$quick" -eq 0 ]; then
   CHANBENCH_BUILD="$PWD/build-asan" CHANBENCH_SANITIZER=address \
     LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
     ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-    run_pytest tests -n 2 -m "not peers and not report" --matrix-out build-asan/conformance
+    run_pytest tests -n 2 -m "not peers and not report" --matrix-out=build-asan/conformance
 
   step "build (ThreadSanitizer)"
   bash scripts/build.sh build-tsan -DCHANBENCH_SANITIZE=thread
   step "C drivers under ThreadSanitizer"
-  CHANBENCH_BUILD="$PWD/build-tsan" CHANBENCH_SANITIZER=thread \
-    run_pytest tests/test_stress.py tests/test_linearizability.py -n 2 --matrix-out build-tsan/conformance
+  # Python lists the implementations from the Release library (a TSan library
+  # cannot be loaded through ctypes); the drivers come from build-tsan.
+  CHANBENCH_BUILD="$PWD/build" CHANBENCH_DRIVER_BUILD="$PWD/build-tsan" CHANBENCH_SANITIZER=thread \
+    run_pytest tests/test_stress.py tests/test_linearizability.py -n 2 --matrix-out=build-tsan/conformance \
+      -k "not (ck and unbounded)"   # tests/tsan/README.md: TSan cannot see CK's inline-asm publication
 fi
 step "all tests passed"

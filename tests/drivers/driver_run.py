@@ -19,7 +19,15 @@ implementations takes about two minutes on two cores. A soak runs each test for
 CHANBENCH_SOAK_SECONDS (default 20) with bigger rounds; it is chosen by
 CHANBENCH_SOAK=1, or by a --soak option if conftest.py defines one.
 
-Where: $CHANBENCH_BUILD (default <repo>/build)/tests/drivers/.
+Where: $CHANBENCH_DRIVER_BUILD, else $CHANBENCH_BUILD (default <repo>/build),
+then tests/drivers/. The separate variable lets a sanitizer run use drivers from
+an instrumented build while Python (which cannot load a ThreadSanitizer library
+through ctypes) lists implementations from the Release one.
+
+Sanitizers ($CHANBENCH_SANITIZER): the drivers are their own processes, so they
+get their own runtime options: "address" turns leak checking on (the Python
+process runs with it off) and drops the LD_PRELOAD meant for Python; "thread"
+halts on the first report and reads tests/tsan/suppressions.txt.
 """
 import json
 import os
@@ -34,7 +42,21 @@ DRIVER_EXIT_NA = 77
 
 
 def build_dir():
-    return pathlib.Path(os.environ.get("CHANBENCH_BUILD", REPO / "build")).resolve()
+    d = os.environ.get("CHANBENCH_DRIVER_BUILD") or os.environ.get("CHANBENCH_BUILD") or REPO / "build"
+    return pathlib.Path(d).resolve()
+
+
+def driver_env():
+    """The environment for a driver subprocess (see the module docstring)."""
+    env = dict(os.environ)
+    san = env.get("CHANBENCH_SANITIZER", "")
+    if san == "address":
+        env.pop("LD_PRELOAD", None)
+        env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=66"
+    elif san == "thread":
+        env["TSAN_OPTIONS"] = ("halt_on_error=1:exitcode=66:second_deadlock_stack=1:"
+                               f"suppressions={REPO / 'tests' / 'tsan' / 'suppressions.txt'}")
+    return env
 
 
 def driver_path(name):
@@ -119,7 +141,7 @@ def run(driver, args, budget, what):
                     f"(CHANBENCH_BUILD={build_dir()})", pytrace=False)
     cmd = [str(exe), *args, "--timeout", f"{max(budget - 3, 2):g}"]
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=budget)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=budget, env=driver_env())
     except subprocess.TimeoutExpired as e:
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
         pytest.fail(f"hang: {what} did not finish within {budget:g} s and was killed\n"
