@@ -45,7 +45,9 @@ if [ "$peers" -eq 1 ] && [ -x peers/build.sh ]; then
 fi
 
 step "test suite (Release)"
-CHANBENCH_BUILD="$PWD/build" run_pytest tests -n 2 --matrix-out=results/conformance
+# The template plug-in runs beside the built-ins: it must pass the same suite.
+CHANBENCH_BUILD="$PWD/build" CHANBENCH_PLUGINS="$PWD/build/plugins/libchan_template.so" \
+  run_pytest tests -n 2 --matrix-out=results/conformance
 
 if [ "$quick" -eq 0 ]; then
   step "build (AddressSanitizer + UBSan)"
