@@ -19,7 +19,8 @@
  *     shared by every waiter, so waking fewer could strand one). The 64-bit
  *     variant is chosen for its 63-bit counter (no ABA on a sleeper's snapshot);
  *     it futex-waits on the low half of the word (x86-64, little-endian).
- *   - ck_spinlock_fas + ck_backoff: guard the rendezvous wait queues.
+ *   - ck_spinlock_fas + ck_backoff: guard the rendezvous wait queues, and make
+ *     a bounded sender's admission and ring reservation one step.
  *
  * Channel kinds:
  *   bounded N    admission word + ck_ring + not_empty and not_full;
@@ -57,6 +58,12 @@
  *     finishes without blocking, so the recv polls (then yields) until it can
  *     dequeue or used falls to 0. Without this, try_send FULL followed by
  *     try_recv EMPTY in one thread was observable (found by chan-linearize).
+ *   - Bounded senders take their admission unit and their ring ticket in one
+ *     step, under c->lock (the ck_spinlock_fas otherwise used by rendezvous):
+ *     admission order is then ticket order, which is FIFO order. Without it, a
+ *     sender admitted first could reserve its slot second, and a receiver
+ *     could take a later send's value before an earlier one's (chan-linearize,
+ *     under ThreadSanitizer's slowdown).
  *   - A thread waits on an event count only while registered in that count's
  *     waiter counter (recv_waiters, send_waiters), and every state change it
  *     may wait for is followed by an increment when the counter is non-zero:
@@ -483,17 +490,25 @@ static void release(struct ck_chan *c)
 		ck_ec64_inc(&c->not_empty, &ec_mode); /* publishes: in-flight count fell */
 }
 
-/* Enqueue on the ring: ck_ring_enqueue_mpmc split into its reserve and commit
- * halves so that the wait for our turn to commit can sleep. Precondition: the
- * sender is admitted. */
-static void ring_put(struct ck_chan *c, uintptr_t msg)
+static void rz_lock(struct ck_chan *c);
+static void rz_unlock(struct ck_chan *c);
+
+/* Reserve the next ring slot (ck_ring_enqueue_mpmc's first half). Precondition:
+ * the sender is admitted and holds c->lock, so that admission order is ticket
+ * order (see "Linearization" above). */
+static void **ring_reserve(struct ck_chan *c, unsigned int *ticket)
 {
-	unsigned int ticket;
 	void **slot;
 	/* Admission leaves at most cap-1 other entries in a ring holding >= cap,
 	 * so the reservation succeeds at once; the loop is only a guard. */
-	while ((slot = ck_ring_enqueue_reserve_mpmc(&c->ring, c->ring_buf, &ticket)) == NULL)
+	while ((slot = ck_ring_enqueue_reserve_mpmc(&c->ring, c->ring_buf, ticket)) == NULL)
 		ck_pr_stall();
+	return slot;
+}
+
+/* Fill a reserved slot and commit it (the second half), outside the lock. */
+static void ring_commit(struct ck_chan *c, void **slot, unsigned int ticket, uintptr_t msg)
+{
 	ck_pr_store_ptr(slot, (void *)msg); /* published by the commit's store fence */
 	/* Commits happen in ticket order: wait until every earlier ticket has
 	 * committed. The holder of the previous ticket may be preempted (more
@@ -528,13 +543,25 @@ static chan_status queue_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl
 			return CHAN_ENOMEM;
 		}
 	}
+	void **slot = NULL;
+	unsigned int ticket = 0;
 	bool registered = false;
 	chan_status st;
 	for (;;) {
 		/* Snapshot before the check (acquire): a release after the check
 		 * changes the count we wait on. */
 		uint64_t seen = ck_ec64_value(&c->not_full);
-		st = admit(c);
+		if (c->kind == K_BOUNDED) {
+			/* Admission and ticket in one step (c->lock), so that two
+			 * senders' admission order is their FIFO order. */
+			rz_lock(c);
+			st = admit(c);
+			if (st == CHAN_OK)
+				slot = ring_reserve(c, &ticket);
+			rz_unlock(c);
+		} else {
+			st = admit(c);
+		}
 		if (st == CHAN_OK)
 			break;
 		if (st == CHAN_CLOSED || chan_deadline_passed(dl)) {
@@ -562,7 +589,7 @@ static chan_status queue_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl
 		return st;
 	}
 	if (c->kind == K_BOUNDED) {
-		ring_put(c, msg);
+		ring_commit(c, slot, ticket, msg);
 	} else {
 		TSAN_RELEASE(&c->fifo);
 		ck_hp_fifo_enqueue_mpmc(rec, &c->fifo, node, (void *)msg);
