@@ -577,10 +577,9 @@ static chan_status queue_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl
 			continue;
 		}
 		struct timespec ts;
-		if (ck_ec64_wait(&c->not_full, &ec_mode, seen, dl_timespec(dl, &ts)) != 0) {
-			st = CHAN_TIMEOUT; /* unbounded never gets here: never full */
-			break;
-		}
+		/* A wait that times out goes round once more: one last admission
+		 * attempt, then the deadline-passed branch reports TIMEOUT. */
+		(void)ck_ec64_wait(&c->not_full, &ec_mode, seen, dl_timespec(dl, &ts));
 	}
 	if (registered)
 		atomic_fetch_sub_explicit(&c->send_waiters, 1, memory_order_relaxed);
@@ -688,10 +687,9 @@ static chan_status queue_recv(struct ck_chan *c, uintptr_t *msg, chan_deadline d
 			registered = true;
 			continue;
 		}
-		if (ck_ec64_wait(&c->not_empty, &ec_mode, seen, until) != 0) {
-			st = CHAN_TIMEOUT;
-			break;
-		}
+		/* A wait that times out goes round once more: the deadline-passed
+		 * branch above then decides, with the in-flight rule (used > 0). */
+		(void)ck_ec64_wait(&c->not_empty, &ec_mode, seen, until);
 	}
 	if (registered)
 		atomic_fetch_sub_explicit(&c->recv_waiters, 1, memory_order_relaxed);
