@@ -21,23 +21,8 @@
 #include "chanbench/chan.h"
 #include "chanbench/chan_deadline.h"
 #include "chanbench/chan_impl.h"
+#include "chan_private.h"
 #include "registry.h"
-
-#define CHAN_MAGIC_LIVE 0x4348414eu /* "CHAN" */
-#define CHAN_MAGIC_DEAD 0x44454144u /* "DEAD" */
-#define QUARANTINE_SLOTS 256
-
-struct chan {
-	_Atomic uint32_t magic;
-	struct chan_base *impl;
-	const struct chan_ops *ops;
-	size_t cap;
-	chan_undelivered_fn undelivered;
-	void *undelivered_ctx;
-	atomic_long senders;
-	atomic_long receivers;
-	atomic_bool drained; /* buffered messages handed to the callback already */
-};
 
 static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct chan *quarantine[QUARANTINE_SLOTS];
@@ -67,17 +52,6 @@ static void quarantine_put(struct chan *ch)
 	pthread_mutex_unlock(&quarantine_lock);
 }
 
-/* CHAN_OK if ch is a live channel, else why not. */
-static chan_status chan_check(const chan_t *ch)
-{
-	if (ch == NULL)
-		return CHAN_EINVAL;
-	uint32_t m = atomic_load_explicit(&ch->magic, memory_order_acquire);
-	if (m == CHAN_MAGIC_LIVE)
-		return CHAN_OK;
-	return m == CHAN_MAGIC_DEAD ? CHAN_DESTROYED : CHAN_EINVAL;
-}
-
 const char *chan_status_str(chan_status s)
 {
 	switch (s) {
@@ -98,6 +72,7 @@ const char *chan_status_str(chan_status s)
 	case CHAN_PLUGIN_ABI: return "plugin-abi";
 	case CHAN_PLUGIN_TABLE: return "plugin-table";
 	case CHAN_EXISTS: return "exists";
+	case CHAN_NOT_READY: return "not-ready";
 	}
 	return "unknown-status";
 }
@@ -158,6 +133,8 @@ chan_status chan_create(const char *impl, size_t cap, const chan_config *cfg, ch
 	atomic_init(&ch->senders, 1);
 	atomic_init(&ch->receivers, 1);
 	atomic_init(&ch->drained, false);
+	atomic_init(&ch->poll[0], NULL);
+	atomic_init(&ch->poll[1], NULL);
 	atomic_store_explicit(&ch->magic, CHAN_MAGIC_LIVE, memory_order_release);
 	*out = ch;
 	return CHAN_OK;
@@ -186,6 +163,7 @@ chan_status chan_destroy(chan_t *ch)
 	if (!atomic_compare_exchange_strong(&ch->magic, &live, CHAN_MAGIC_DEAD))
 		return CHAN_DESTROYED;
 	chan_drain_undelivered(ch);
+	chan_poll_release(ch);
 	ch->ops->destroy(ch->impl);
 	ch->impl = NULL;
 	quarantine_put(ch);
@@ -201,7 +179,9 @@ chan_status chan_send_until(chan_t *ch, uintptr_t msg, chan_deadline deadline)
 		return CHAN_UNSUPPORTED;
 	if (deadline == CHAN_FOREVER && !(ch->ops->caps & CHAN_CAP_BLOCKING))
 		return CHAN_UNSUPPORTED;
-	return ch->ops->send(ch->impl, msg, deadline);
+	st = ch->ops->send(ch->impl, msg, deadline);
+	chan_poll_after(ch, CHAN_DIR_SEND, st);
+	return st;
 }
 
 chan_status chan_recv_until(chan_t *ch, uintptr_t *msg, chan_deadline deadline)
@@ -215,7 +195,9 @@ chan_status chan_recv_until(chan_t *ch, uintptr_t *msg, chan_deadline deadline)
 		return CHAN_UNSUPPORTED;
 	if (deadline == CHAN_FOREVER && !(ch->ops->caps & CHAN_CAP_BLOCKING))
 		return CHAN_UNSUPPORTED;
-	return ch->ops->recv(ch->impl, msg, deadline);
+	st = ch->ops->recv(ch->impl, msg, deadline);
+	chan_poll_after(ch, CHAN_DIR_RECV, st);
+	return st;
 }
 
 chan_status chan_send(chan_t *ch, uintptr_t msg)

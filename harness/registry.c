@@ -1,6 +1,11 @@
 /*
  * The registry: built-in implementations and loaded plug-ins, by name.
  * Adding a built-in is one file in impls/ plus one line in `builtins` below.
+ *
+ * Every table is registered as a normalized copy: as large as this version's
+ * struct chan_ops, the slots an older table lacks set to NULL (so the shared
+ * layer reads any slot directly), and CHAN_CAP_POLLFD set exactly when the
+ * select hooks are there (the shared layer builds poll fds on them).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,16 +29,35 @@ static const struct chan_ops *const builtins[] = {
 #define MAX_PLUGINS 64
 
 static pthread_mutex_t plugins_lock = PTHREAD_MUTEX_INITIALIZER;
-static const struct chan_ops *plugins[MAX_PLUGINS];
+static struct chan_ops plugins[MAX_PLUGINS];
 static atomic_size_t n_plugins; /* release on add: publishes plugins[n-1] */
+static struct chan_ops builtin_tables[N_BUILTINS];
+static pthread_once_t builtins_once = PTHREAD_ONCE_INIT;
+
+/* A full-size copy of ops: slots beyond ops->size are NULL, caps normalized. */
+static void normalize(struct chan_ops *dst, const struct chan_ops *src)
+{
+	memset(dst, 0, sizeof *dst);
+	memcpy(dst, src, src->size < sizeof *dst ? src->size : sizeof *dst);
+	dst->caps &= ~(uint64_t)CHAN_CAP_POLLFD;
+	if (dst->caps & CHAN_CAP_SELECT)
+		dst->caps |= CHAN_CAP_POLLFD;
+}
+
+static void builtins_init(void)
+{
+	for (size_t i = 0; i < N_BUILTINS; i++)
+		normalize(&builtin_tables[i], builtins[i]);
+}
 
 static const struct chan_ops *registry_at(size_t i)
 {
+	pthread_once(&builtins_once, builtins_init);
 	if (i < N_BUILTINS)
-		return builtins[i];
+		return &builtin_tables[i];
 	i -= N_BUILTINS;
 	if (i < atomic_load_explicit(&n_plugins, memory_order_acquire))
-		return plugins[i];
+		return &plugins[i];
 	return NULL;
 }
 
@@ -118,6 +142,24 @@ chan_status chan_registry_validate(const struct chan_ops *ops, char *err, size_t
 		snprintf(err, errlen, "'%s': required operation '%s' is NULL", ops->name, missing);
 		return CHAN_PLUGIN_TABLE;
 	}
+	/* Version-2 capabilities need their slots, in a table large enough to hold them. */
+	struct chan_ops full;
+	normalize(&full, ops);
+	if ((ops->caps & CHAN_CAP_SELECT) &&
+	    (!full.register_waiter || !full.unregister_waiter || !full.ready)) {
+		snprintf(err, errlen,
+		         "'%s': declares select but register_waiter, unregister_waiter or ready is "
+		         "missing (ABI version %u, table size %u)",
+		         ops->name, ops->abi_version, ops->size);
+		return CHAN_PLUGIN_TABLE;
+	}
+	if ((ops->caps & CHAN_CAP_BATCH) && (!full.send_batch || !full.recv_batch)) {
+		snprintf(err, errlen,
+		         "'%s': declares batch but send_batch or recv_batch is missing (ABI version "
+		         "%u, table size %u)",
+		         ops->name, ops->abi_version, ops->size);
+		return CHAN_PLUGIN_TABLE;
+	}
 	if (!(ops->caps & (CHAN_CAP_BOUNDED | CHAN_CAP_RENDEZVOUS | CHAN_CAP_UNBOUNDED))) {
 		snprintf(err, errlen, "'%s': caps declare no capacity kind (bounded, rendezvous, unbounded)",
 		         ops->name);
@@ -138,7 +180,7 @@ chan_status chan_registry_add(const struct chan_ops *ops, char *err, size_t errl
 		snprintf(err, errlen, "too many plug-ins (at most %d)", MAX_PLUGINS);
 		st = CHAN_ENOMEM;
 	} else {
-		plugins[n] = ops;
+		normalize(&plugins[n], ops);
 		atomic_store_explicit(&n_plugins, n + 1, memory_order_release);
 	}
 	pthread_mutex_unlock(&plugins_lock);

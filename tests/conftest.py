@@ -81,7 +81,9 @@ def pytest_addoption(parser):
     g.addoption("--impl", action="append", default=[], metavar="NAME",
                 help="test only this implementation; repeatable")
     g.addoption("--matrix-out", default=None, metavar="DIR",
-                help="where to write matrix.json and matrix.md (default <repo>/results/conformance)")
+                help="where to write matrix.json and matrix.md (default: <build>/conformance, so a "
+                     "partial run never overwrites the checked-in results/conformance; "
+                     "scripts/test.sh passes --matrix-out=results/conformance)")
 
 
 def plugin_paths(config):
@@ -149,7 +151,7 @@ def pytest_configure(config):
     if not is_worker:
         import matrix
 
-        out = config.getoption("matrix_out") or os.path.join(str(config.rootpath), "results", "conformance")
+        out = config.getoption("matrix_out") or os.path.join(chanlib.build_dir(), "conformance")
         config.pluginmanager.register(matrix.ConformanceMatrix(config, os.path.abspath(out), registered),
                                       "chanbench-matrix")
 

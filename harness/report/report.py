@@ -142,6 +142,17 @@ def summary_section(analysed):
     return lines
 
 
+def winners_section(analysed):
+    table = tables.winners_table(analysed)
+    if table is None:
+        return []
+    return ["## Who wins each case", "",
+            "Every case of every scenario: the best median among channels and peers "
+            "(references left out), how far ahead of the runner-up, and where chanbench's "
+            "own best channel stands. \"peer beats all ours\" marks the cases where a user "
+            "is better served by a peer.", "", table, ""]
+
+
 def colours_section(rs, palette):
     kinds = {}
     for r in rs.runs:
@@ -270,10 +281,12 @@ def write_report(rs, out_dir=None, matrix=None, machine=None, default_root="resu
 
     lines = _headline(rs, machine)
     lines += summary_section(analysed)
-    lines += ["## Contents", "", "- [Environment](#environment)",
+    lines += ["## Contents", "", "- [Who wins each case](#who-wins-each-case)",
+              "- [Environment](#environment)",
               "- [Implementations and colours](#implementations-and-colours)"]
     lines += [f"- [Scenario: {s}](#scenario-{plots.slug(s)})" for s in analysed]
     lines += ["- [Conformance](#conformance)", "- [n/a and why](#na-and-why)", ""]
+    lines += winners_section(analysed)
     lines += environment_section(rs) + [""]
     lines += colours_section(rs, palette)
     for scenario, cases in analysed.items():

@@ -182,6 +182,55 @@ def summary_table(cases, row_key="shape", col_key="cap"):
     return markdown_table(headers, rows, ["l"] + ["l"] * len(cols))
 
 
+def _margin(a, b, metric):
+    """How many times a is better than b (>= 1 when a is ahead)."""
+    if not a.median or not b.median:
+        return None
+    m = a.median / b.median
+    return m if metric.higher_is_better else 1 / m
+
+
+def winners_table(analysed):
+    """One row per case of every scenario: the winner among channels and peers, its
+    margin over the runner-up, the best chanbench channel and how far it is behind.
+    Cases where a peer beats every chanbench channel are marked. None if empty."""
+    rows = []
+    for scenario, cases in analysed.items():
+        for c in cases:
+            if not c.columns:
+                continue
+            metric = c.columns[0][0]
+            ranked = [r for r in c.rows if r.main is not None and r.kind != "reference"]
+            if not ranked:
+                continue
+            ranked.sort(key=lambda r: r.main.median, reverse=metric.higher_is_better)
+            win = ranked[0]
+            second = ""
+            if len(ranked) > 1:
+                m = _margin(win.main, ranked[1].main, metric)
+                second = f"{sig3(m)}× {ranked[1].impl}" if m else ranked[1].impl
+            ours = [r for r in ranked if r.kind == "channel"]
+            if not ours:
+                best_ours, verdict = "—", "no chanbench channel ran"
+            elif ours[0] is win:
+                best_ours, verdict = win.impl, "ours"
+            else:
+                m = _margin(win.main, ours[0].main, metric)
+                best_ours = f"{ours[0].impl} ({sig3(m)}× behind)" if m else ours[0].impl
+                a, b = win.main, ours[0].main
+                overlap = a.q1 <= b.q3 if metric.higher_is_better else a.q3 >= b.q1
+                if overlap:
+                    verdict = f"tie: {win.kind} and ours within the spread"
+                else:
+                    verdict = "**peer beats all ours**" if win.kind == "peer" else win.kind
+            rows.append([c.case, metric.label, f"{win.impl} {fmt(win.main.median, metric.unit)}",
+                         second, best_ours, verdict])
+    if not rows:
+        return None
+    return markdown_table(["case", "ranked by", "winner", "ahead of runner-up", "best chanbench channel",
+                           "who wins"], rows)
+
+
 def key_value_table(pairs, headers=("", "")):
     return markdown_table(list(headers), [[k, v] for k, v in pairs])
 

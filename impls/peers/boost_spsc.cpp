@@ -108,6 +108,11 @@ const chan_ops spsc_ops = {
 	spsc_recv,
 	spsc_close,
 	spsc_len,
+	nullptr, // v2: register_waiter (no select: no waiter hooks)
+	nullptr, // unregister_waiter
+	nullptr, // ready
+	nullptr, // send_batch (the shared layer loops)
+	nullptr, // recv_batch
 };
 
 } // namespace

@@ -174,6 +174,11 @@ const chan_ops mc_ops = {
 	mc_recv,
 	mc_close,
 	mc_len,
+	nullptr, // v2: register_waiter (no select: the queue has no waiter hooks)
+	nullptr, // unregister_waiter
+	nullptr, // ready
+	nullptr, // send_batch (the shared layer loops)
+	nullptr, // recv_batch
 };
 
 } // namespace

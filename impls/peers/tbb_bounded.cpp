@@ -186,6 +186,11 @@ const chan_ops tbb_ops = {
 	tbb_recv,
 	tbb_close,
 	tbb_len,
+	nullptr, // v2: register_waiter (no select: the queue has no waiter hooks)
+	nullptr, // unregister_waiter
+	nullptr, // ready
+	nullptr, // send_batch (the shared layer loops)
+	nullptr, // recv_batch
 };
 
 } // namespace

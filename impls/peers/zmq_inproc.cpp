@@ -254,6 +254,11 @@ const chan_ops zmq_ops = {
 	zmq_recv_op,
 	zmq_close_op,
 	zmq_len_op,
+	nullptr, // v2: register_waiter (no select: no waiter hooks)
+	nullptr, // unregister_waiter
+	nullptr, // ready
+	nullptr, // send_batch (the shared layer loops)
+	nullptr, // recv_batch
 };
 
 } // namespace

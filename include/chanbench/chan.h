@@ -62,6 +62,7 @@ typedef enum chan_status {
 	CHAN_PLUGIN_ABI = 14,    /* plug-in: ABI version not supported */
 	CHAN_PLUGIN_TABLE = 15,  /* plug-in: ops table incomplete or inconsistent */
 	CHAN_EXISTS = 16,        /* plug-in: an implementation of that name is registered */
+	CHAN_NOT_READY = 17,     /* select with CHAN_NOWAIT (a default case): no case was ready */
 } chan_status;
 
 /* A short, stable, lower-case name for a status ("ok", "closed", ...). */
@@ -124,6 +125,62 @@ chan_status chan_sender_clone(chan_t *ch);
 chan_status chan_sender_drop(chan_t *ch);
 chan_status chan_receiver_clone(chan_t *ch);
 chan_status chan_receiver_drop(chan_t *ch);
+
+/* ---- Select (CONFORMANCE S1-S7; implementations declaring CHAN_CAP_SELECT) ----
+ *
+ * A case is a send or a receive on one channel. chan_select waits until one case
+ * can proceed, commits exactly that one (the others take and give nothing) and
+ * returns its status: CHAN_OK, or CHAN_CLOSED for a case whose channel is closed
+ * (a closed channel counts as ready: recv once drained, send at once). *chosen is
+ * the case's index; a received value is in cases[*chosen].msg.
+ *   deadline CHAN_NOWAIT   Go's `default:` case: CHAN_NOT_READY if nothing was ready;
+ *   deadline passes        CHAN_TIMEOUT (nothing committed);
+ *   CHAN_SELECT_FAIR       (0) ready cases are tried in a random order each time;
+ *   CHAN_SELECT_BIASED     the first ready case in array order wins.
+ * A case with ch == NULL is never ready (Go's nil channel), so a loop can switch
+ * cases off. A blocking select needs CHAN_CAP_SELECT on every case's channel (else
+ * CHAN_UNSUPPORTED); a CHAN_NOWAIT select works on any implementation. Sending and
+ * receiving on the same channel in one select is allowed; it never pairs with
+ * itself (S5). */
+enum chan_dir { CHAN_DIR_RECV = 1, CHAN_DIR_SEND = 2 };
+
+typedef struct chan_case {
+	chan_t *ch;    /* NULL: this case is off */
+	int dir;       /* CHAN_DIR_SEND or CHAN_DIR_RECV */
+	uintptr_t msg; /* send: the value to send; recv: the value received */
+} chan_case;
+
+#define CHAN_SELECT_FAIR 0u
+#define CHAN_SELECT_BIASED 1u
+#define CHAN_SELECT_MAX_CASES 64
+
+chan_status chan_select(chan_case *cases, size_t n, unsigned flags, chan_deadline deadline,
+                        size_t *chosen);
+
+/* ---- Poll fd: the bridge to event loops (CONFORMANCE P1-P2; CHAN_CAP_POLLFD) ----
+ *
+ * chan_pollfd(ch, CHAN_DIR_RECV, &fd) gives a non-blocking eventfd that is readable
+ * (EPOLLIN) while a recv on ch would not block: a message is there, or the channel
+ * is closed. CHAN_DIR_SEND: readable while a send would not block. The fd belongs
+ * to the channel: the same fd is returned each time, and chan_destroy closes it.
+ * Protocol (level-triggered, no busy loop): when the fd polls readable, call
+ * chan_try_recv (chan_try_send) until it returns CHAN_EMPTY (CHAN_FULL) or
+ * CHAN_CLOSED; that EMPTY (FULL) result clears the fd unless the channel became
+ * ready again meanwhile. Do not read the fd yourself. After close it stays readable. */
+chan_status chan_pollfd(chan_t *ch, int dir, int *fd);
+
+/* ---- Batches (CHAN_CAP_BATCH makes them faster than a loop; they work everywhere) ----
+ *
+ * chan_send_batch sends msgs[0..n) in order, blocking as a send would, until all
+ * were sent (CHAN_OK) or one fails (its status: CHAN_CLOSED, CHAN_TIMEOUT, CHAN_FULL
+ * with CHAN_NOWAIT); *done is how many were sent, a prefix: the caller keeps the rest.
+ * chan_recv_batch waits like a recv for the first message, then takes whatever else
+ * is ready at once, up to n; CHAN_OK with *done >= 1, or the status of that first
+ * recv (CHAN_EMPTY, CHAN_TIMEOUT, CHAN_CLOSED) with *done == 0. */
+chan_status chan_send_batch(chan_t *ch, const uintptr_t *msgs, size_t n, size_t *done,
+                            chan_deadline deadline);
+chan_status chan_recv_batch(chan_t *ch, uintptr_t *msgs, size_t n, size_t *done,
+                            chan_deadline deadline);
 
 /* Registry: built-ins first, then loaded plug-ins, in load order. */
 size_t chan_impl_count(void);

@@ -54,7 +54,7 @@
 extern "C" {
 #endif
 
-#define CHAN_ABI_VERSION 1u
+#define CHAN_ABI_VERSION 2u
 #define CHAN_ABI_VERSION_MIN 1u
 
 /* Capability bits: what the implementation declares. A test or scenario that
@@ -68,10 +68,10 @@ enum chan_cap_bits {
 	CHAN_CAP_TIMED = 1u << 5,      /* finite deadlines honoured */
 	CHAN_CAP_CLOSE = 1u << 6,      /* close with drain and wake-ups */
 	CHAN_CAP_LEN = 1u << 7,        /* len() is meaningful */
-	/* Reserved for later ABI versions: */
-	CHAN_CAP_SELECT = 1u << 8,
-	CHAN_CAP_POLLFD = 1u << 9,
-	CHAN_CAP_BATCH = 1u << 10,
+	/* ABI version 2: */
+	CHAN_CAP_SELECT = 1u << 8, /* register_waiter / unregister_waiter / ready (chan_waiter.h) */
+	CHAN_CAP_POLLFD = 1u << 9, /* set by the registry for every SELECT implementation */
+	CHAN_CAP_BATCH = 1u << 10, /* send_batch / recv_batch */
 	/* Not a channel: a non-blocking reference ("limit") shown for context. */
 	CHAN_CAP_REFERENCE = 1u << 31,
 };
@@ -81,6 +81,7 @@ enum chan_cap_bits {
 	 CHAN_CAP_BLOCKING | CHAN_CAP_TIMED | CHAN_CAP_CLOSE | CHAN_CAP_LEN)
 
 struct chan_ops;
+struct chan_waiter; /* chan_waiter.h */
 
 /* The first member of every implementation's channel struct. */
 struct chan_base {
@@ -101,7 +102,33 @@ struct chan_ops {
 	chan_status (*recv)(struct chan_base *ch, uintptr_t *msg, chan_deadline deadline);
 	chan_status (*close)(struct chan_base *ch);
 	size_t (*len)(struct chan_base *ch);
+
+	/* valid for version 2: NULL where the capability is not declared.
+	 * Select hooks (CHAN_CAP_SELECT); the protocol is in chan_waiter.h.
+	 *   register_waiter(ch, w)    queue w (w->dir says which side) until unregistered;
+	 *                             from then on, notify or claim it as chan_waiter.h says.
+	 *                             CHAN_OK, or CHAN_ENOMEM.
+	 *   unregister_waiter(ch, w)  remove w if still queued (it may have been removed by
+	 *                             the implementation already); after it returns the
+	 *                             implementation never touches w again.
+	 *   ready(ch, dir)            non-zero if a send (CHAN_DIR_SEND) / recv (CHAN_DIR_RECV)
+	 *                             with CHAN_NOWAIT would not fail with FULL / EMPTY right
+	 *                             now (closed counts as ready); consumes nothing. Waiters
+	 *                             of the calling thread do not count (S5).
+	 * Batches (CHAN_CAP_BATCH): chan.h's chan_send_batch / chan_recv_batch, same
+	 * contract; the shared layer has already checked the arguments (n >= 1). */
+	chan_status (*register_waiter)(struct chan_base *ch, struct chan_waiter *w);
+	void (*unregister_waiter)(struct chan_base *ch, struct chan_waiter *w);
+	int (*ready)(struct chan_base *ch, int dir);
+	chan_status (*send_batch)(struct chan_base *ch, const uintptr_t *msgs, size_t n,
+	                          size_t *done, chan_deadline deadline);
+	chan_status (*recv_batch)(struct chan_base *ch, uintptr_t *msgs, size_t n, size_t *done,
+	                          chan_deadline deadline);
 };
+
+/* Whether table t (of t->size bytes) has slot `member`. */
+#define CHAN_OPS_HAS(t, member)                                                           \
+	((t)->size >= offsetof(struct chan_ops, member) + sizeof((t)->member) && (t)->member != NULL)
 
 /* The entry symbol a plug-in exports. */
 #define CHAN_PLUGIN_ENTRY "chanbench_plugin_entry"
