@@ -20,6 +20,7 @@ pytestmark = pytest.mark.harness
 TINY = r"""
 /* tiny: a bounded, non-blocking channel; variants by -D switch (see the test) */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include "chanbench/chan_impl.h"
 
@@ -156,6 +157,14 @@ VARIANTS = {
     "bad_name": ['NAME="Bad Name!"'],
     "no_kind": [f'NAME="fixture-nokind-{PID}"', "CAPS=CHAN_CAP_MPMC"],
     "dup_builtin": ['NAME="mutex"'],
+    # An ABI-1 table exactly as a plug-in built against chanbench's version-1 header
+    # lays it out: it ends after `len`.
+    "v1": [f'NAME="fixture-v1-{PID}"', "ABI=1", "SIZE=(offsetof(struct chan_ops, len) + sizeof(void *))"],
+    "v1_claims_select": [f'NAME="fixture-v1sel-{PID}"', "ABI=1",
+                         "SIZE=(offsetof(struct chan_ops, len) + sizeof(void *))",
+                         "CAPS=(CHAN_CAP_BOUNDED | CHAN_CAP_SELECT)"],
+    "v2_select_no_hooks": [f'NAME="fixture-v2sel-{PID}"', "CAPS=(CHAN_CAP_BOUNDED | CHAN_CAP_SELECT)"],
+    "v2_batch_no_slots": [f'NAME="fixture-v2batch-{PID}"', "CAPS=(CHAN_CAP_BOUNDED | CHAN_CAP_BATCH)"],
 }
 
 
@@ -250,6 +259,30 @@ def test_H1_same_plugin_twice(lib, fixtures, good_loaded):
     assert good_loaded[0] == Status.OK
     check(lib, fixtures["good"], Status.EXISTS, f"'fixture-tiny-{PID}'", "already registered")
     assert lib.impls().count(good_loaded[1]) == 1
+
+
+@pytest.mark.prop("H1")
+@pytest.mark.parametrize("stem,cap", [("v1_claims_select", "select"), ("v2_select_no_hooks", "select"),
+                                      ("v2_batch_no_slots", "batch")])
+def test_H1_declared_v2_capability_without_its_slots(lib, fixtures, stem, cap):
+    check(lib, fixtures[stem], Status.PLUGIN_TABLE, f"declares {cap}")
+
+
+@pytest.mark.prop("H2")
+def test_H2_version_1_plugin_still_loads_and_works(lib, fixtures):
+    """A plug-in built against ABI version 1 (no select, poll fd or batch slots) loads;
+    the newer capabilities are simply not there, and the table is never read past its size."""
+    st, name, err = lib.plugin_load(fixtures["v1"])
+    assert st == Status.OK, f"an ABI-1 plug-in was refused: {err}"
+    caps = lib.caps(name)
+    assert caps == Caps.BOUNDED | Caps.MPMC | Caps.CLOSE | Caps.LEN, f"caps {caps:#x}"
+    s, ch = lib.create(name, 2)
+    assert s == Status.OK
+    try:
+        assert [ch.try_send(v) for v in (7, 8, 9)] == [Status.OK, Status.OK, Status.FULL]
+        assert [ch.try_recv() for _ in range(3)] == [(Status.OK, 7), (Status.OK, 8), (Status.EMPTY, 0)]
+    finally:
+        assert ch.destroy() == Status.OK
 
 
 @pytest.mark.prop("H1")
