@@ -55,6 +55,7 @@ struct scenario_params {
 	int64_t pause_ns;   /* wake-up, shutdown: how long a thread stays parked before it is woken */
 	int64_t work_ns;    /* per-message work of a consumer (backpressure: its fixed period) */
 	int side;           /* wake-up: 0 = a parked receiver is woken, 1 = a parked sender */
+	size_t batch;       /* batch: messages per chan_send_batch / most per chan_recv_batch */
 	int64_t timeout_ns; /* a run whose threads have not finished by then is "hung" */
 	bool spin;          /* set by scenario_run: the impl cannot block, use try loops */
 };
@@ -108,6 +109,11 @@ struct scenario {
 	bool spin_ok;            /* a non-blocking reference can run it with try loops */
 	const struct scenario_case *cases;
 	size_t n_cases;
+	/* NULL for queue channels. Otherwise a channel kind of kinds.h ("bcast",
+	 * "watch", "oneshot"): params.impl names an implementation of that kind
+	 * (chan_kind_impl_name_at), queue capabilities do not apply, and the runner
+	 * names it "<kind>-<impl>" in results. */
+	const char *kind;
 };
 
 extern const struct scenario *const scenario_table[];

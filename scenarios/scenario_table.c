@@ -20,11 +20,19 @@ extern const struct scenario scenario_pipeline;
 extern const struct scenario scenario_reqreply;
 extern const struct scenario scenario_shutdown;
 extern const struct scenario scenario_oversubscription;
+extern const struct scenario scenario_select;
+extern const struct scenario scenario_bridge;
+extern const struct scenario scenario_batch;
+extern const struct scenario scenario_broadcast;
+extern const struct scenario scenario_watch;
+extern const struct scenario scenario_oneshot;
 
 const struct scenario *const scenario_table[] = {
 	&scenario_throughput, &scenario_pingpong, &scenario_wakeup,   &scenario_backpressure,
 	&scenario_fanin,      &scenario_fanout,   &scenario_pipeline, &scenario_reqreply,
 	&scenario_shutdown,   &scenario_oversubscription,
+	&scenario_select,     &scenario_bridge,   &scenario_batch,
+	&scenario_broadcast,  &scenario_watch,    &scenario_oneshot,
 };
 const size_t scenario_count = sizeof scenario_table / sizeof scenario_table[0];
 
@@ -91,9 +99,10 @@ bool scenario_run(const struct scenario *s, const struct scenario_params *p,
                   struct scenario_result *r)
 {
 	struct scenario_params q = *p;
-	uint64_t caps = chan_impl_caps(p->impl);
+	/* A kind scenario runs a kind implementation: queue capabilities do not apply. */
+	uint64_t caps = s->kind != NULL ? CHAN_CAP_BLOCKING : chan_impl_caps(p->impl);
 	q.spin = !(caps & CHAN_CAP_BLOCKING);
-	uint64_t missing = scenario_missing_caps(s, &q, caps);
+	uint64_t missing = s->kind != NULL ? 0 : scenario_missing_caps(s, &q, caps);
 	if (missing != 0) {
 		result_fail(r, "n/a: %s not declared", scenario_cap_name(missing & -missing));
 		return false;

@@ -126,6 +126,54 @@ def test_scenario_validates(scenario, impl, tmp_path, request):
     assert rc == 0, f"runner exited {rc} although every run validated\n{text}"
 
 
+# The scenarios of ABI version 2 (issue 7) and the capability each needs besides the
+# basics (None: it runs everywhere; batches fall back to a loop in the shared layer).
+V2_SCENARIOS = {"select": "select", "bridge": "pollfd", "batch": None}
+
+
+@pytest.mark.parametrize("scenario", sorted(V2_SCENARIOS))
+def test_v2_scenario_runs_where_declared(scenario, impl, request):
+    """A built-in that declares the capability a new scenario needs gets real runs of it:
+    the runner lists at least one case of it as runnable and none as n/a for that
+    capability (test_scenario_validates[<scenario>-<impl>] then checks each listed case
+    validates: count, checksum, order). One that does not declare it is n/a."""
+    _need_runner()
+    args = ["--no-references", *_plugin_args(request.config, impl), "--scenario", scenario,
+            "--impl", impl]
+    listing = _listing(*args)
+    assert scenario in [s["name"] for s in listing["scenarios"]], \
+        f"the runner has no scenario {scenario}"
+    caps = next(i["caps"] for i in listing["implementations"] if i["name"] == impl).split(",")
+    need = V2_SCENARIOS[scenario]
+    benches = listing["benchmarks"]
+    assert benches, f"the runner lists no case of {scenario} for {impl}"
+    if need is None or need in caps:
+        blocked = [b["name"] for b in benches if b["na"] and need and f"{need} not declared" in b["na"]]
+        assert not blocked, f"{impl} declares {need} but these are n/a: {blocked}"
+        plugin = impl in getattr(request.config, "_chanbench", {}).get("plugins", {})
+        if not plugin:
+            assert any(not b["na"] for b in benches), \
+                f"built-in {impl} runs no case of {scenario}: {[(b['name'], b['na']) for b in benches]}"
+    else:
+        # n/a for some missing capability (the runner names the lowest missing bit,
+        # which may be mpmc or blocking rather than this one).
+        wrong = [(b["name"], b["na"]) for b in benches if not (b["na"] or "").startswith("n/a: ")]
+        assert not wrong, f"{impl} does not declare {need}; these are not n/a for it: {wrong}"
+
+
+def test_lossy_plugin_fails_batch(tmp_path):
+    """The batch scenario's checks can fail: a channel that loses 1 message in 1000 (its
+    batches go through the shared layer's loop) is a discrepancy, not a number."""
+    _need_runner()
+    path, name = _lossy_plugin(tmp_path)
+    rc, runs, text = run_runner(tmp_path, "--no-references", "--plugin", str(path),
+                                "--impl", name, "--scenario", "batch",
+                                "--benchmark_filter=shape:spsc/batch:16/cap:64/")
+    assert rc == 1, text
+    assert len(runs) == 1 and runs[0].get("error_occurred"), text
+    assert "discrepancy" in runs[0]["error_message"], text
+
+
 LOSSY_SOURCE = r"""
 /* A deliberately lossy channel for tests/test_scenarios.py: a mutex-protected
  * ring that silently drops every 1000th message it is given (send says OK). */

@@ -26,6 +26,7 @@ class ScenarioSpec:
 
 _RATE = Metric("msgs/s", ("msgs_per_s",), "msg/s", True)
 _ROUND_TRIPS = Metric("round trips/s", ("round_trips_per_s", "rtt_per_s", "msgs_per_s"), "op/s", True)
+_REQUESTS = Metric("requests/s", ("requests_per_s", "msgs_per_s"), "op/s", True)
 _LATENCY = (
     Metric("p50", ("p50_ns",), "ns", False),
     Metric("p99", ("p99_ns",), "ns", False),
@@ -45,7 +46,9 @@ SCENARIOS = {
     "pipeline": ScenarioSpec((_RATE,) + _LATENCY, "capacity", "end-to-end throughput (messages/s)"),
     "oversubscription": ScenarioSpec((_RATE,), "capacity", "throughput (messages/s)"),
     "select": ScenarioSpec((_RATE,), "capacity", "throughput (messages/s)"),
-    "bridge": ScenarioSpec((_RATE,), "capacity", "throughput (messages/s)"),
+    # bridge: requests through the event loop and the worker pool, and their latency.
+    "bridge": ScenarioSpec((_REQUESTS,) + _LATENCY, "capacity", "requests/s"),
+    "batch": ScenarioSpec((_RATE,), "capacity", "throughput (messages/s)"),
     "requestreply": ScenarioSpec((_ROUND_TRIPS,) + _LATENCY, "capacity", "round trips/s"),
     "reqreply": ScenarioSpec((_ROUND_TRIPS,) + _LATENCY, "capacity", "round trips/s"),
     "pingpong": ScenarioSpec(_LATENCY, "latency", "round-trip latency (ns)"),

@@ -35,6 +35,7 @@
 
 #include "chanbench/chan.h"
 #include "chanbench/chan_impl.h"
+#include "chanbench/kinds.h"
 #include "scenario.h"
 
 #ifndef CHANBENCH_SOURCE_DIR
@@ -376,6 +377,7 @@ struct Bench {
 	const scenario *sc;
 	const scenario_case *cs;
 	std::string impl;
+	std::string run_impl; // kind scenarios: the kind's own name ("futex"); impl is "<kind>-<impl>"
 	scenario_params params;
 	std::string na; // "n/a: ..." when the implementation cannot run it
 	bool hung = false; // a repetition hung: the others are skipped
@@ -659,8 +661,15 @@ int main(int argc, char **argv)
 		std::fprintf(stderr, "chanbench-run: loaded %s '%s' from %s\n", peer ? "peer" : "plug-in", name,
 		             path.c_str());
 	}
+	auto is_kind_impl = [](const std::string &n) {
+		for (const char *k : {CHAN_KIND_BCAST, CHAN_KIND_WATCH, CHAN_KIND_ONESHOT})
+			for (size_t i = 0; i < chan_kind_impl_count(k); i++)
+				if (n == std::string(k) + "-" + chan_kind_impl_name_at(k, i))
+					return true;
+		return false;
+	};
 	for (const std::string &n : o.impls) {
-		if (chan_impl_caps(n.c_str()) == 0) {
+		if (chan_impl_caps(n.c_str()) == 0 && !is_kind_impl(n)) {
 			std::fprintf(stderr, "chanbench-run: no implementation named '%s' (see --list)\n", n.c_str());
 			return 2;
 		}
@@ -681,9 +690,30 @@ int main(int argc, char **argv)
 			continue;
 		for (size_t ci = 0; ci < sc->n_cases; ci++) {
 			const scenario_case &cs = sc->cases[ci];
+			// A kind scenario (broadcast, watch, oneshot) runs the implementations
+			// of its kind's registry, named "<kind>-<impl>" (--impl bcast-futex).
+			for (size_t ki = 0; sc->kind != nullptr && ki < chan_kind_impl_count(sc->kind); ki++) {
+				std::string full = std::string(sc->kind) + "-" + chan_kind_impl_name_at(sc->kind, ki);
+				if (!selected(o.impls, full))
+					continue;
+				Bench b;
+				b.sc = sc;
+				b.cs = &cs;
+				b.impl = full;
+				b.run_impl = chan_kind_impl_name_at(sc->kind, ki);
+				b.name = std::string(sc->name) + "/" + cs.key + "/impl:" + full;
+				b.params = cs.params;
+				b.params.msgs = scaled_msgs(cs, p);
+				b.params.timeout_ns = (int64_t)(run_timeout_s * 1e9);
+				g_state.benches.push_back(std::move(b));
+			}
 			for (size_t ii = 0; ii < chan_impl_count(); ii++) {
 				const char *impl = chan_impl_name_at(ii);
 				if (!selected(o.impls, impl))
+					continue;
+				// A queue implementation named with --impl is listed for a kind
+				// scenario as n/a (saying what to ask for); otherwise not at all.
+				if (sc->kind != nullptr && o.impls.empty())
 					continue;
 				Bench b;
 				b.sc = sc;
@@ -694,7 +724,10 @@ int main(int argc, char **argv)
 				b.params.msgs = scaled_msgs(cs, p);
 				b.params.timeout_ns = (int64_t)(run_timeout_s * 1e9);
 				uint64_t missing = scenario_missing_caps(sc, &b.params, chan_impl_caps(impl));
-				if (missing != 0)
+				if (sc->kind != nullptr)
+					b.na = std::string("n/a: runs ") + sc->kind + " implementations (--impl " + sc->kind +
+					       "-<name>), not queue channels";
+				else if (missing != 0)
 					b.na = std::string("n/a: ") + scenario_cap_name(missing & -missing) + " not declared";
 				g_state.benches.push_back(std::move(b));
 			}
@@ -706,7 +739,7 @@ int main(int argc, char **argv)
 	}
 	for (Bench &b : g_state.benches) {
 		// The params must outlive registration: the benches vector is not resized from here on.
-		b.params.impl = b.impl.c_str();
+		b.params.impl = (b.run_impl.empty() ? b.impl : b.run_impl).c_str();
 	}
 
 	if (o.out.empty())
