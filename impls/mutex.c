@@ -23,6 +23,22 @@
  *
  * Timeouts: a parked thread whose deadline passes re-checks its state under the
  * lock; if still PENDING it unlinks itself, so it leaves no trace (T4).
+ *
+ * Select and poll fds (ABI 2, chan_waiter.h): registered waiters live in two
+ * chan_waiter_lists, sel_recv (cases that want to receive) and sel_send, under
+ * `lock` too. Buffered and unbounded channels only notify them, on the
+ * transitions that matter (buffer empty -> non-empty for sel_recv, full -> not
+ * full for sel_send) and on close: a selector checks ready() after registering,
+ * so a change it might miss in between is seen there. Rendezvous channels also
+ * pair with them: a send that finds no parked receiver claims a sel_recv waiter
+ * and hands it the value, a recv claims a sel_send waiter and takes its value;
+ * claim and complete happen under `lock`, so unregister (which takes it) can
+ * never cut in between. Every path tests the list's count first, so plain
+ * send/recv cost one extra compare when nobody selects.
+ *
+ * Batches take the lock once per run: send_batch fills every free slot (or
+ * parked receiver) it finds before it parks, recv_batch waits like recv for the
+ * first message and then takes what is ready without letting go.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,6 +47,7 @@
 
 #include "chanbench/chan_deadline.h"
 #include "chanbench/chan_impl.h"
+#include "chanbench/chan_waiter.h"
 #include "waitq.h"
 #include "word_ring.h"
 
@@ -51,6 +68,8 @@ struct mutex_chan {
 	size_t cap;            /* requested capacity (0 = rendezvous); unused when unbounded */
 	struct word_ring ring; /* the buffer */
 	struct waitq sendq, recvq;
+	/* select/poll fd waiters by the direction of their case */
+	struct chan_waiter_list sel_recv, sel_send;
 };
 
 static struct waiter *waiter_pop(struct waitq *q)
@@ -122,43 +141,65 @@ static bool has_room(const struct mutex_chan *c)
 	return c->unbounded || c->ring.count < c->cap;
 }
 
-static chan_status mutex_send(struct chan_base *b, uintptr_t msg, chan_deadline dl)
+static bool is_rendezvous(const struct mutex_chan *c)
 {
-	struct mutex_chan *c = (struct mutex_chan *)b;
-	chan_status st = CHAN_OK;
-	pthread_mutex_lock(&c->lock);
+	return !c->unbounded && c->cap == 0;
+}
+
+/* Notify only observers (poll fds) in l. A selector needs no such nudge when a
+ * select waiter appears: it checks ready() after registering its own. */
+static void notify_observers(struct chan_waiter_list *l)
+{
+	for (struct chan_waiter *w = l->head; w; w = w->next)
+		if (w->flags & CHAN_WAITER_OBSERVE)
+			chan_waiter_notify(w);
+}
+
+/* A send that does not wait: hand msg to a parked receiver (or, rendezvous, to a
+ * claimed select), or buffer it. True with *st set (OK, CLOSED, ENOMEM) if it was
+ * decided; false if the send would block. Precondition: c->lock held. */
+static inline bool send_now(struct mutex_chan *c, uintptr_t msg, chan_status *st)
+{
 	if (c->closed) {
-		st = CHAN_CLOSED;
-	} else if (!waitq_empty(&c->recvq)) {
+		*st = CHAN_CLOSED;
+		return true;
+	}
+	if (!waitq_empty(&c->recvq)) {
 		/* A parked receiver means the buffer is empty: hand over directly. */
 		struct waiter *r = waiter_pop(&c->recvq);
 		r->msg = msg;
 		waiter_finish(r, W_DONE);
-	} else if (has_room(c)) {
-		if (c->ring.count == c->ring.size && !word_ring_grow(&c->ring))
-			st = CHAN_ENOMEM;
-		else
-			word_ring_push(&c->ring, msg);
-	} else if (chan_deadline_passed(dl)) {
-		st = chan_deadline_fail(dl, CHAN_FULL);
-	} else {
-		struct waiter w = {.msg = msg};
-		switch (park(c, &c->sendq, &w, dl)) {
-		case W_DONE: st = CHAN_OK; break;
-		case W_CLOSED: st = CHAN_CLOSED; break;
-		case W_PENDING: st = CHAN_TIMEOUT; break;
+		*st = CHAN_OK;
+		return true;
+	}
+	if (has_room(c)) {
+		if (c->ring.count == c->ring.size && !word_ring_grow(&c->ring)) {
+			*st = CHAN_ENOMEM;
+			return true;
+		}
+		word_ring_push(&c->ring, msg);
+		if (c->ring.count == 1 && c->sel_recv.n != 0)
+			chan_waiter_list_notify_all(&c->sel_recv); /* empty -> non-empty */
+		*st = CHAN_OK;
+		return true;
+	}
+	if (c->sel_recv.n != 0 && is_rendezvous(c)) {
+		struct chan_waiter *w = chan_waiter_list_claim(&c->sel_recv);
+		if (w != NULL) {
+			chan_waiter_complete(w, msg);
+			*st = CHAN_OK;
+			return true;
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
-	return st;
+	return false;
 }
 
-static chan_status mutex_recv(struct chan_base *b, uintptr_t *msg, chan_deadline dl)
+/* A recv that does not wait. True with *st set (OK with *msg, or CLOSED) if it
+ * was decided; false if the recv would block. Precondition: c->lock held. */
+static inline bool recv_now(struct mutex_chan *c, uintptr_t *msg, chan_status *st)
 {
-	struct mutex_chan *c = (struct mutex_chan *)b;
-	chan_status st = CHAN_OK;
-	pthread_mutex_lock(&c->lock);
 	if (c->ring.count > 0) {
+		bool was_full = c->ring.count == c->cap; /* never for unbounded (cap 0) */
 		*msg = word_ring_pop(&c->ring);
 		/* A slot is free: move the oldest parked sender's value in (FIFO kept:
 		 * its value is newer than everything buffered). */
@@ -166,26 +207,181 @@ static chan_status mutex_recv(struct chan_base *b, uintptr_t *msg, chan_deadline
 		if (s != NULL) {
 			word_ring_push(&c->ring, s->msg);
 			waiter_finish(s, W_DONE);
+		} else if (was_full && c->sel_send.n != 0) {
+			chan_waiter_list_notify_all(&c->sel_send); /* full -> not full */
 		}
-	} else if (!waitq_empty(&c->sendq)) {
+		*st = CHAN_OK;
+		return true;
+	}
+	if (!waitq_empty(&c->sendq)) {
 		/* Rendezvous: take the value straight from a parked sender. */
 		struct waiter *s = waiter_pop(&c->sendq);
 		*msg = s->msg;
 		waiter_finish(s, W_DONE);
-	} else if (c->closed) {
-		st = CHAN_CLOSED;
-	} else if (chan_deadline_passed(dl)) {
-		st = chan_deadline_fail(dl, CHAN_EMPTY);
-	} else {
-		struct waiter w = {0};
-		switch (park(c, &c->recvq, &w, dl)) {
-		case W_DONE: *msg = w.msg; st = CHAN_OK; break;
-		case W_CLOSED: st = CHAN_CLOSED; break;
-		case W_PENDING: st = CHAN_TIMEOUT; break;
+		*st = CHAN_OK;
+		return true;
+	}
+	if (c->closed) {
+		*st = CHAN_CLOSED;
+		return true;
+	}
+	if (c->sel_send.n != 0 && is_rendezvous(c)) {
+		struct chan_waiter *w = chan_waiter_list_claim(&c->sel_send);
+		if (w != NULL) {
+			*msg = w->msg;
+			chan_waiter_complete(w, 0);
+			*st = CHAN_OK;
+			return true;
 		}
 	}
+	return false;
+}
+
+/* Park a sender of msg. Precondition: c->lock held, send_now said it would
+ * block and the deadline has not passed. */
+static chan_status send_park(struct mutex_chan *c, uintptr_t msg, chan_deadline dl)
+{
+	/* Rendezvous: a recv would not block now; selects and poll fds that want to
+	 * receive wait for exactly that. (Buffered: the buffer is full, so they were
+	 * told when it became non-empty.) */
+	if (c->sel_recv.n != 0 && is_rendezvous(c))
+		chan_waiter_list_notify_all(&c->sel_recv);
+	struct waiter w = {.msg = msg};
+	switch (park(c, &c->sendq, &w, dl)) {
+	case W_DONE: return CHAN_OK;
+	case W_CLOSED: return CHAN_CLOSED;
+	case W_PENDING: break;
+	}
+	return CHAN_TIMEOUT;
+}
+
+/* Park a receiver. Precondition as send_park. */
+static chan_status recv_park(struct mutex_chan *c, uintptr_t *msg, chan_deadline dl)
+{
+	/* Rendezvous: a send would not block now (buffered: the buffer is empty, so
+	 * a send was ready anyway). */
+	if (c->sel_send.n != 0 && is_rendezvous(c))
+		chan_waiter_list_notify_all(&c->sel_send);
+	struct waiter w = {0};
+	switch (park(c, &c->recvq, &w, dl)) {
+	case W_DONE: *msg = w.msg; return CHAN_OK;
+	case W_CLOSED: return CHAN_CLOSED;
+	case W_PENDING: break;
+	}
+	return CHAN_TIMEOUT;
+}
+
+static chan_status mutex_send(struct chan_base *b, uintptr_t msg, chan_deadline dl)
+{
+	struct mutex_chan *c = (struct mutex_chan *)b;
+	chan_status st;
+	pthread_mutex_lock(&c->lock);
+	if (!send_now(c, msg, &st))
+		st = chan_deadline_passed(dl) ? chan_deadline_fail(dl, CHAN_FULL) : send_park(c, msg, dl);
 	pthread_mutex_unlock(&c->lock);
 	return st;
+}
+
+static chan_status mutex_recv(struct chan_base *b, uintptr_t *msg, chan_deadline dl)
+{
+	struct mutex_chan *c = (struct mutex_chan *)b;
+	chan_status st;
+	pthread_mutex_lock(&c->lock);
+	if (!recv_now(c, msg, &st))
+		st = chan_deadline_passed(dl) ? chan_deadline_fail(dl, CHAN_EMPTY) : recv_park(c, msg, dl);
+	pthread_mutex_unlock(&c->lock);
+	return st;
+}
+
+/* As a loop of sends, but the lock is taken once and kept while there is room:
+ * a blocked batch lets go only while it is parked on one message. */
+static chan_status mutex_send_batch(struct chan_base *b, const uintptr_t *msgs, size_t n,
+                                    size_t *done, chan_deadline dl)
+{
+	struct mutex_chan *c = (struct mutex_chan *)b;
+	chan_status st = CHAN_OK;
+	size_t i = 0;
+	pthread_mutex_lock(&c->lock);
+	while (i < n) {
+		if (!send_now(c, msgs[i], &st)) {
+			if (chan_deadline_passed(dl))
+				st = chan_deadline_fail(dl, CHAN_FULL);
+			else
+				st = send_park(c, msgs[i], dl);
+		}
+		if (st != CHAN_OK)
+			break;
+		i++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	*done = i;
+	return st;
+}
+
+/* Waits like recv for the first message, then takes whatever else is ready,
+ * up to n, under the same lock. */
+static chan_status mutex_recv_batch(struct chan_base *b, uintptr_t *msgs, size_t n, size_t *done,
+                                    chan_deadline dl)
+{
+	struct mutex_chan *c = (struct mutex_chan *)b;
+	chan_status st;
+	size_t i = 0;
+	pthread_mutex_lock(&c->lock);
+	if (!recv_now(c, &msgs[0], &st))
+		st = chan_deadline_passed(dl) ? chan_deadline_fail(dl, CHAN_EMPTY)
+		                              : recv_park(c, &msgs[0], dl);
+	if (st == CHAN_OK) {
+		chan_status more;
+		/* CLOSED after the first only means drained: the batch is still OK. */
+		for (i = 1; i < n && recv_now(c, &msgs[i], &more) && more == CHAN_OK; i++)
+			;
+	}
+	pthread_mutex_unlock(&c->lock);
+	*done = i;
+	return st;
+}
+
+static struct chan_waiter_list *sel_list(struct mutex_chan *c, int dir)
+{
+	return dir == CHAN_DIR_SEND ? &c->sel_send : &c->sel_recv;
+}
+
+static chan_status mutex_register_waiter(struct chan_base *b, struct chan_waiter *w)
+{
+	struct mutex_chan *c = (struct mutex_chan *)b;
+	pthread_mutex_lock(&c->lock);
+	chan_waiter_list_push(sel_list(c, w->dir), w);
+	/* Rendezvous: a claimable select is a counterpart a try on the other side
+	 * would pair with, so poll fds watching that side become ready. */
+	if (is_rendezvous(c) && !(w->flags & CHAN_WAITER_OBSERVE))
+		notify_observers(sel_list(c, w->dir == CHAN_DIR_SEND ? CHAN_DIR_RECV : CHAN_DIR_SEND));
+	pthread_mutex_unlock(&c->lock);
+	return CHAN_OK;
+}
+
+static void mutex_unregister_waiter(struct chan_base *b, struct chan_waiter *w)
+{
+	struct mutex_chan *c = (struct mutex_chan *)b;
+	pthread_mutex_lock(&c->lock);
+	chan_waiter_list_remove(sel_list(c, w->dir), w); /* no-op if claimed meanwhile */
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int mutex_ready(struct chan_base *b, int dir)
+{
+	struct mutex_chan *c = (struct mutex_chan *)b;
+	bool r;
+	pthread_mutex_lock(&c->lock);
+	if (c->closed)
+		r = true;
+	else if (dir == CHAN_DIR_SEND)
+		r = has_room(c) || !waitq_empty(&c->recvq) ||
+		    (is_rendezvous(c) && chan_waiter_list_has_claimable(&c->sel_recv));
+	else
+		r = c->ring.count > 0 || !waitq_empty(&c->sendq) ||
+		    (is_rendezvous(c) && chan_waiter_list_has_claimable(&c->sel_send));
+	pthread_mutex_unlock(&c->lock);
+	return r;
 }
 
 static chan_status mutex_close(struct chan_base *b)
@@ -202,6 +398,9 @@ static chan_status mutex_close(struct chan_base *b)
 		waiter_finish(w, W_CLOSED);
 	while ((w = waiter_pop(&c->sendq)) != NULL)
 		waiter_finish(w, W_CLOSED); /* the sender keeps its value */
+	/* Both sides of a closed channel are ready; selectors unregister themselves. */
+	chan_waiter_list_notify_all(&c->sel_recv);
+	chan_waiter_list_notify_all(&c->sel_send);
 	pthread_mutex_unlock(&c->lock);
 	return CHAN_OK;
 }
@@ -220,11 +419,16 @@ const struct chan_ops chan_mutex_ops = {
 	.size = sizeof(struct chan_ops),
 	.name = "mutex",
 	.description = "pthread mutex, ring buffer, FIFO wait queues with a condvar per waiter (Go's design)",
-	.caps = CHAN_CAPS_FULL,
+	.caps = CHAN_CAPS_FULL | CHAN_CAP_SELECT | CHAN_CAP_BATCH,
 	.create = mutex_create,
 	.destroy = mutex_destroy,
 	.send = mutex_send,
 	.recv = mutex_recv,
 	.close = mutex_close,
 	.len = mutex_len,
+	.register_waiter = mutex_register_waiter,
+	.unregister_waiter = mutex_unregister_waiter,
+	.ready = mutex_ready,
+	.send_batch = mutex_send_batch,
+	.recv_batch = mutex_recv_batch,
 };
