@@ -29,7 +29,7 @@ import os
 import sys
 import threading
 import time
-from ctypes import CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64, c_size_t, c_uint64, c_void_p
+from ctypes import CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64, c_size_t, c_uint, c_uint64, c_void_p
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIBNAME = "libchanbench.so"
@@ -39,6 +39,13 @@ MAX_CAPACITY = 1 << 30  # CHAN_MAX_CAPACITY
 FOREVER = (1 << 63) - 1  # CHAN_FOREVER: INT64_MAX
 NOWAIT = 0  # CHAN_NOWAIT
 WORD_MASK = (1 << 64) - 1  # a message is one uintptr_t
+# select, poll fds (chan.h, ABI version 2)
+DIR_RECV = 1  # CHAN_DIR_RECV
+DIR_SEND = 2  # CHAN_DIR_SEND
+SELECT_FAIR = 0  # CHAN_SELECT_FAIR
+SELECT_BIASED = 1  # CHAN_SELECT_BIASED
+SELECT_MAX_CASES = 64  # CHAN_SELECT_MAX_CASES
+NO_INDEX = (1 << 64) - 1  # what `chosen` holds when chan_select did not write it
 
 
 class Status(enum.IntEnum):
@@ -61,6 +68,7 @@ class Status(enum.IntEnum):
     PLUGIN_ABI = 14
     PLUGIN_TABLE = 15
     EXISTS = 16
+    NOT_READY = 17
 
 
 _STATUS = {int(s): s for s in Status}
@@ -106,6 +114,12 @@ UNDELIVERED_FN = CFUNCTYPE(None, c_size_t, c_void_p)
 
 class ChanConfig(Structure):
     _fields_ = [("undelivered", UNDELIVERED_FN), ("undelivered_ctx", c_void_p)]
+
+
+class ChanCase(Structure):
+    """struct chan_case (chan.h): one case of a select."""
+
+    _fields_ = [("ch", c_void_p), ("dir", c_int), ("msg", c_size_t)]
 
 
 class LibraryNotFound(RuntimeError):
@@ -157,8 +171,13 @@ def inflight(tid=None):
     return out
 
 
+def _involves(c, chan):
+    # a select records the tuple of its channels
+    return c is chan or (type(c) is tuple and any(x is chan for x in c))
+
+
 def inflight_on(chan):
-    return [(t, d, time.monotonic() - t0) for t, (d, t0, c) in list(_inflight.items()) if c is chan]
+    return [(t, d, time.monotonic() - t0) for t, (d, t0, c) in list(_inflight.items()) if _involves(c, chan)]
 
 
 # --- the library -------------------------------------------------------------
@@ -212,6 +231,16 @@ class Lib:
         proto("chan_impl_description", c_char_p, c_char_p)
         proto("chan_impl_caps", c_uint64, c_char_p)
         proto("chan_plugin_load", c_int, c_char_p, POINTER(c_char_p), c_char_p, c_size_t)
+        # ABI version 2; a library built before them lacks the symbols, and only the
+        # calls below that need them fail (AttributeError naming the symbol)
+        for name, res, *args in (
+            ("chan_select", c_int, POINTER(ChanCase), c_size_t, c_uint, c_int64, POINTER(c_size_t)),
+            ("chan_pollfd", c_int, P, c_int, POINTER(c_int)),
+            ("chan_send_batch", c_int, P, POINTER(c_size_t), c_size_t, POINTER(c_size_t), c_int64),
+            ("chan_recv_batch", c_int, P, POINTER(c_size_t), c_size_t, POINTER(c_size_t), c_int64),
+        ):
+            if hasattr(c, name):
+                proto(name, res, *args)
 
     # registry
     def impls(self):
@@ -248,6 +277,30 @@ class Lib:
         ch = Chan(self, impl, cap, undelivered)
         st = ch.create_status
         return st, (ch if st == Status.OK else None)
+
+    def select(self, cases, flags=SELECT_FAIR, deadline=FOREVER):
+        """chan_select over `cases`, a list of (Chan or None, DIR_RECV) and
+        (Chan or None, DIR_SEND, value). Returns (status, chosen, value): chosen is
+        the index the call wrote (NO_INDEX if it wrote none), value the chosen
+        case's msg afterwards (the value received, for a recv case; None if no index).
+        """
+        n = len(cases)
+        arr = (ChanCase * max(n, 1))()
+        chans = []
+        for i, c in enumerate(cases):
+            ch, d = c[0], c[1]
+            arr[i].ch = ch.ptr.value if ch is not None else None
+            arr[i].dir = d
+            arr[i].msg = c[2] if len(c) > 2 else 0
+            if ch is not None:
+                chans.append(ch)
+        chosen = c_size_t(NO_INDEX)
+        desc = "select(" + ", ".join(
+            "off" if c[0] is None else f"{'send' if c[1] == DIR_SEND else 'recv'} {c[0].label}" for c in cases) + ")"
+        with _Track(desc, tuple(chans)):
+            st = status(self.c.chan_select(arr, n, flags, deadline, ctypes.byref(chosen)))
+        k = chosen.value
+        return st, k, (arr[k].msg if k < n else None)
 
 
 class Chan:
@@ -371,6 +424,33 @@ class Chan:
         if st == Status.OK:
             self.destroyed = True
         return st
+
+    # ABI version 2: poll fd and batches
+    def pollfd(self, direction=DIR_RECV):
+        """(status, fd): chan_pollfd."""
+        fd = c_int(-1)
+        with self._t("pollfd"):
+            st = status(self.c.chan_pollfd(self.ptr, direction, ctypes.byref(fd)))
+        return st, fd.value
+
+    def send_batch(self, values, deadline=FOREVER):
+        """(status, done): chan_send_batch of `values`; done counts the prefix sent."""
+        n = len(values)
+        arr = (c_size_t * max(n, 1))(*values)
+        done = c_size_t(NO_INDEX)
+        with self._t(f"send_batch({n})"):
+            st = status(self.c.chan_send_batch(self.ptr, arr, n, ctypes.byref(done), deadline))
+        return st, done.value
+
+    def recv_batch(self, n, deadline=FOREVER):
+        """(status, values, done): chan_recv_batch of up to n; values are the first
+        min(done, n) entries of the buffer."""
+        arr = (c_size_t * max(n, 1))()
+        done = c_size_t(NO_INDEX)
+        with self._t(f"recv_batch({n})"):
+            st = status(self.c.chan_recv_batch(self.ptr, arr, n, ctypes.byref(done), deadline))
+        d = done.value
+        return st, [arr[i] for i in range(min(d, n))], d
 
     @property
     def address(self):

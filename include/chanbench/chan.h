@@ -141,7 +141,9 @@ chan_status chan_receiver_drop(chan_t *ch);
  * cases off. A blocking select needs CHAN_CAP_SELECT on every case's channel (else
  * CHAN_UNSUPPORTED); a CHAN_NOWAIT select works on any implementation. Sending and
  * receiving on the same channel in one select is allowed; it never pairs with
- * itself (S5). */
+ * itself (S5). Every case off: CHAN_NOT_READY with CHAN_NOWAIT, CHAN_TIMEOUT at a
+ * finite deadline, CHAN_EINVAL with CHAN_FOREVER (it could never return). n is
+ * 1..CHAN_SELECT_MAX_CASES. */
 enum chan_dir { CHAN_DIR_RECV = 1, CHAN_DIR_SEND = 2 };
 
 typedef struct chan_case {
@@ -176,7 +178,8 @@ chan_status chan_pollfd(chan_t *ch, int dir, int *fd);
  * with CHAN_NOWAIT); *done is how many were sent, a prefix: the caller keeps the rest.
  * chan_recv_batch waits like a recv for the first message, then takes whatever else
  * is ready at once, up to n; CHAN_OK with *done >= 1, or the status of that first
- * recv (CHAN_EMPTY, CHAN_TIMEOUT, CHAN_CLOSED) with *done == 0. */
+ * recv (CHAN_EMPTY, CHAN_TIMEOUT, CHAN_CLOSED) with *done == 0. A batch of n == 0
+ * is CHAN_OK with *done == 0 at once. */
 chan_status chan_send_batch(chan_t *ch, const uintptr_t *msgs, size_t n, size_t *done,
                             chan_deadline deadline);
 chan_status chan_recv_batch(chan_t *ch, uintptr_t *msgs, size_t n, size_t *done,
