@@ -161,7 +161,8 @@ chan_status chan_select(chan_case *cases, size_t n, unsigned flags, chan_deadlin
 			(void)atomic_compare_exchange_strong(&sel.state, &expect, CHAN_SEL_ABORTED);
 		} else {
 			bool ready = false;
-			atomic_thread_fence(memory_order_seq_cst); /* registration before ready() */
+			/* register_waiter and ready() are ordered by the implementation (its
+			 * lock, or seq_cst accesses): chan_impl.h. */
 			for (size_t k = 0; k < m && !ready; k++)
 				ready = cases[order[k]].ch->ops->ready(cases[order[k]].ch->impl,
 				                                        cases[order[k]].dir) != 0;
@@ -219,8 +220,7 @@ void chan_poll_rearm(struct chan *ch, int dir)
 	uint64_t v;
 	ssize_t r = read(p->sel.eventfd, &v, sizeof v); /* clear (EAGAIN: was clear) */
 	(void)r;
-	atomic_store_explicit(&p->sel.armed, 1, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst);
+	atomic_store_explicit(&p->sel.armed, 1, memory_order_seq_cst); /* see chan_waiter_notify */
 	if (ch->ops->ready(ch->impl, dir) &&
 	    atomic_exchange_explicit(&p->sel.armed, 0, memory_order_acq_rel)) {
 		uint64_t one = 1;

@@ -4,6 +4,7 @@ Parametrized over every oneshot implementation (kimpl); the matrix rows are
 "oneshot-<impl>".
 """
 import threading
+import time
 
 import pytest
 
@@ -83,32 +84,52 @@ def test_O1_timeout_then_value(kimpl):
 def test_O1_races_conserve_the_value(kimpl):
     """Sender and receiver race, the receiver sometimes going away: every value
     is either received (send OK) or kept by the sender (send CLOSED), never
-    both, never lost, whatever the interleaving."""
+    both, never lost, whatever the interleaving.
+
+    Where the receiver goes away, both outcomes of the send are legal, so the
+    outcome alone proves nothing: each side notes on the monotonic clock when its
+    call began and returned, and the outcome must fit the order. A send that began
+    after receiver_drop had returned must fail (CLOSED, the value kept: a send
+    that ignores a departed receiver is caught here); one that had returned before
+    receiver_drop began must have succeeded. A third of those rounds hold the send
+    back 2 ms, a third the drop, so both orders surely occur; the rest race freely."""
     rounds = 1500
+    lag = 0.002
     received, kept, dropped_after_ok = [], [], []
+    ordered = {"drop first": 0, "send first": 0}
     barrier = threading.Barrier(2)
+    now = kindlib.chanlib.shared_lib().now_ns
 
     for r in range(rounds):
         o = kindlib.Oneshot(kimpl)
         assert o.create_status == Status.OK
         mode = r % 3  # 0: receiver waits; 1: receiver gives up; 2: sender gives up
+        hold = (r // 3) % 3 if mode == 1 else 2  # 0: the send waits; 1: the drop waits; 2: neither
 
         def sender():
             barrier.wait(10)
             if mode == 2:
-                return "dropped", o.sender_drop()
-            return "sent", o.send(word(r))
+                return "dropped", o.sender_drop(), 0, 0
+            if hold == 0:
+                time.sleep(lag)
+            t0 = now()
+            st = o.send(word(r))
+            return "sent", st, t0, now()
 
         def receiver():
             barrier.wait(10)
             if mode == 1:
-                return "dropped", o.receiver_drop()
+                if hold == 1:
+                    time.sleep(lag)
+                t0 = now()
+                st = o.receiver_drop()
+                return "dropped", st, t0, now()
             st, v = o.recv_timeout(10)
             o.receiver_drop()
-            return st, v
+            return st, v, 0, 0
 
         hs = spawn(sender, what=f"round {r} sender"), spawn(receiver, what=f"round {r} receiver")
-        (skind, sst), (rst, rv) = join_all(hs, 30)
+        (skind, sst, s_begin, s_end), (rst, rv, r_begin, r_end) = join_all(hs, 30)
         if mode == 2:
             assert sst == Status.OK and rst == Status.CLOSED, f"round {r}: {sst!r}, {rst!r}"
         elif mode == 0:
@@ -116,6 +137,17 @@ def test_O1_races_conserve_the_value(kimpl):
             received.append(rv)
         else:
             assert rv == Status.OK
+            if s_begin > r_end:
+                ordered["drop first"] += 1
+                assert sst == Status.CLOSED, (
+                    f"round {r}: the send began {(s_begin - r_end) / 1e3:.0f} us after receiver_drop "
+                    f"returned, yet it gave {sst!r}: a send to a receiver that went away must fail "
+                    "and leave the value with the sender")
+            elif s_end < r_begin:
+                ordered["send first"] += 1
+                assert sst == Status.OK, (
+                    f"round {r}: the send returned {(r_begin - s_end) / 1e3:.0f} us before "
+                    f"receiver_drop began, yet it gave {sst!r}")
             if sst == Status.OK:
                 dropped_after_ok.append(r)  # the receiver went away after the send succeeded
             else:
@@ -125,3 +157,7 @@ def test_O1_races_conserve_the_value(kimpl):
     assert len(received) == sum(1 for r in range(rounds) if r % 3 == 0)
     assert sorted(received) == sorted(word(r) for r in range(rounds) if r % 3 == 0)
     assert len(kept) + len(dropped_after_ok) == sum(1 for r in range(rounds) if r % 3 == 1)
+    # the held-back rounds must have produced both orders, or the checks above proved nothing
+    held = sum(1 for r in range(rounds) if r % 3 == 1 and (r // 3) % 3 == 0)
+    assert ordered["drop first"] >= held // 2 and ordered["send first"] >= held // 2, \
+        f"too few rounds with a definite order to check: {ordered} (of {held} held back each way)"

@@ -328,3 +328,99 @@ def test_references_are_labelled(tmp_path):
         assert not ok.get("error_occurred") and ok["label"] == "kind=reference", text
         na = names[f"pingpong/cap:0/impl:{impl}"]
         assert na.get("error_occurred") and na["error_message"].startswith("n/a:"), text
+
+
+# --- the channel kinds' scenarios (broadcast, watch, oneshot) -----------------------
+#
+# A kind scenario runs the implementations of its kind's registry (kinds.h), named
+# "<kind>-<impl>" (bcast-futex), not the queue channels: test_scenario_validates only
+# sees it report n/a for those. These run it for real on every kind implementation the
+# runner lists (--list-json: "kind_implementations", each scenario's "channel_kind"),
+# with the same checks: every case validates (the scenario's own checks: per-subscriber
+# order, gaps == reported missed counts and received + missed == sent for broadcast;
+# monotonic versions and the final value for watch; every reply right, the dropped ones
+# and only those CLOSED, reply checksum for oneshot), msgs equals the listed count, the
+# label is kind=channel (chanbench's own channels) and the scenario's headline counter
+# is there for the report (harness/report/metrics.py ranks by it).
+
+KIND_SCENARIOS = {"broadcast": "bcast", "watch": "watch", "oneshot": "oneshot"}
+KIND_HEADLINE = {"broadcast": "deliveries_per_s", "watch": "reads_per_s", "oneshot": "round_trips_per_s"}
+
+
+def _kind_cases():
+    """[(scenario, "<kind>-<impl>")] from the runner's listing (a placeholder that
+    fails when the runner is not built)."""
+    if not RUNNER.exists():
+        return [("(chanbench-run not built)", "-")]
+    out = subprocess.run([str(RUNNER), "--no-references", "--list-json"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    d = json.loads(out.stdout)
+    kimpls = d.get("kind_implementations", [])
+    return [(s["name"], k["name"]) for s in d["scenarios"] if s.get("channel_kind")
+            for k in kimpls if k["channel_kind"] == s["channel_kind"]]
+
+
+KIND_CASES = _kind_cases()
+
+
+
+# Like tests/test_broadcast.py & co., these run whatever queue implementations --impl or
+# --plugin selected: the kind implementations are built in, not selectable there.
+@pytest.mark.parametrize("scenario,kimpl", KIND_CASES, ids=[f"{s}-{k}" for s, k in KIND_CASES])
+def test_kind_scenario_validates(scenario, kimpl, tmp_path):
+    _need_runner()
+    args = ["--no-references", "--scenario", scenario, "--impl", kimpl]
+    listing = _listing(*args)
+    expected = {b["name"]: b for b in listing["benchmarks"]}
+    assert expected, f"the runner lists no case of {scenario} for {kimpl}"
+    not_run = {n: b["na"] for n, b in expected.items() if b["na"]}
+    assert not not_run, f"{kimpl} must run every case of {scenario}, not n/a: {not_run}"
+    for name, b in expected.items():
+        assert b["impl"] == kimpl and name.endswith(f"/impl:{kimpl}"), f"{name}: impl {b['impl']!r}"
+        assert b["kind"] == "channel", f"{name}: listed as kind {b['kind']!r}"
+
+    rc, runs, text = run_runner(tmp_path, *args)
+    by_name = {}
+    for r in runs:
+        by_name.setdefault(r["name"], []).append(r)
+    assert set(by_name) == set(expected), (
+        f"benchmarks in the JSON differ from the listing: missing "
+        f"{sorted(set(expected) - set(by_name))}, extra {sorted(set(by_name) - set(expected))}\n{text}")
+    problems = []
+    for name, want in expected.items():
+        for r in by_name[name]:
+            if r.get("error_occurred"):
+                problems.append(f"{name}: {r.get('error_message')}")
+                continue
+            if r.get("msgs") != want["msgs"]:
+                problems.append(f"{name}: msgs {r.get('msgs')} != expected {want['msgs']}")
+            for counter in ("msgs_per_s", "ns_per_msg", "cpu_ns_per_msg", "vcsw", "ivcsw",
+                            KIND_HEADLINE[scenario]):
+                if counter not in r:
+                    problems.append(f"{name}: counter {counter} missing")
+            if not r.get(KIND_HEADLINE[scenario], 0) > 0:
+                problems.append(f"{name}: {KIND_HEADLINE[scenario]} = {r.get(KIND_HEADLINE[scenario])}")
+            if r.get("label") != "kind=channel":
+                problems.append(f"{name}: label {r.get('label')!r}, expected kind=channel")
+    assert not problems, "\n".join(problems) + "\n" + text
+    assert rc == 0, f"runner exited {rc} although every run validated\n{text}"
+
+
+def test_kind_scenarios_cover_every_kind_impl():
+    """The runner runs each kind scenario on exactly the library's implementations of
+    that kind (tests/kindlib.py reads the same registry), so the parametrization above
+    cannot silently shrink; and a queue implementation asked for is n/a, saying why."""
+    _need_runner()
+    import kindlib
+
+    for scenario, kind in KIND_SCENARIOS.items():
+        want = {kindlib.full_name(kind, n) for n in kindlib.kind_impls(kind)}
+        assert want, f"the library has no {kind} implementation"
+        got = {k for s, k in KIND_CASES if s == scenario}
+        assert got == want, f"{scenario}: the runner runs {sorted(got)}, the library has {sorted(want)}"
+        listing = _listing("--no-references", "--scenario", scenario)
+        assert {b["impl"] for b in listing["benchmarks"]} == want, \
+            f"{scenario} without --impl must list only the {kind} implementations"
+        queue = _listing("--no-references", "--scenario", scenario, "--impl", "mutex")["benchmarks"]
+        assert queue and all((b["na"] or "").startswith("n/a: ") and f"{kind}-" in b["na"] for b in queue), \
+            f"{scenario} for the queue implementation mutex must be n/a naming --impl {kind}-<name>: {queue}"

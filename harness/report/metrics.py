@@ -38,6 +38,15 @@ _SHUTDOWN = (
     Metric("shutdown p99", ("p99_ns",), "ns", False),
 )
 _STALL = Metric("producer stall", ("stall_ns",), "ns", False)
+_DELIVERIES = Metric("deliveries/s", ("deliveries_per_s",), "msg/s", True)
+_SENDS = Metric("sends/s", ("msgs_per_s",), "msg/s", True)
+_READS = Metric("reads/s", ("reads_per_s",), "op/s", True)
+_UPDATES = Metric("updates/s", ("msgs_per_s",), "msg/s", True)
+# watch: its samples are the writer's send durations, not a delivery latency.
+_SEND_LATENCY = (
+    Metric("send p50", ("p50_ns",), "ns", False),
+    Metric("send p99", ("p99_ns",), "ns", False),
+)
 
 SCENARIOS = {
     "throughput": ScenarioSpec((_RATE,), "capacity", "throughput (messages/s)"),
@@ -49,6 +58,16 @@ SCENARIOS = {
     # bridge: requests through the event loop and the worker pool, and their latency.
     "bridge": ScenarioSpec((_REQUESTS,) + _LATENCY, "capacity", "requests/s"),
     "batch": ScenarioSpec((_RATE,), "capacity", "throughput (messages/s)"),
+    # Channel kinds (kinds.h): msgs_per_s counts sends (broadcast, watch) or both legs
+    # of a round trip (oneshot), so each is ranked by what its user gets out of it.
+    # broadcast: messages delivered over all subscribers (a send is worth one per
+    # subscriber; a lagging subscriber's lost messages count for nothing).
+    "broadcast": ScenarioSpec((_DELIVERIES, _SENDS), "", "deliveries/s (all subscribers)"),
+    # watch: values the readers took (changed or borrow); a writer that starves its
+    # readers does not win by sending faster. Then the writer's rate and send latency.
+    "watch": ScenarioSpec((_READS, _UPDATES) + _SEND_LATENCY, "", "reads/s (all readers)"),
+    # oneshot: request/reply round trips with a fresh oneshot each, and their latency.
+    "oneshot": ScenarioSpec((_ROUND_TRIPS,) + _LATENCY, "", "round trips/s"),
     "requestreply": ScenarioSpec((_ROUND_TRIPS,) + _LATENCY, "capacity", "round trips/s"),
     "reqreply": ScenarioSpec((_ROUND_TRIPS,) + _LATENCY, "capacity", "round trips/s"),
     "pingpong": ScenarioSpec(_LATENCY, "latency", "round-trip latency (ns)"),
@@ -70,6 +89,20 @@ STANDARD_COUNTERS = {"msgs", "msgs_per_s", "ns_per_msg", "cpu_ns_per_msg", "cpu_
 
 def normalise(scenario):
     return scenario.replace("-", "").replace("_", "").lower()
+
+
+# The channel kinds' scenarios run only their kind's implementations, named
+# "<kind>-<impl>" (include/chanbench/kinds.h); those run no other scenario.
+KIND_SCENARIOS = {"broadcast": "bcast", "watch": "watch", "oneshot": "oneshot"}
+
+
+def runs_impl(scenario, impl):
+    """Whether scenario can have a result for impl at all (a kind implementation only
+    in its kind's scenario), so that the missing others are no gap worth listing."""
+    kind = KIND_SCENARIOS.get(normalise(scenario))
+    if kind is not None:
+        return impl.startswith(kind + "-")
+    return not any(impl.startswith(k + "-") for k in KIND_SCENARIOS.values())
 
 
 def spec_for(scenario):

@@ -12,7 +12,7 @@
 
 import os
 
-from . import plots, stats, tables
+from . import metrics, plots, stats, tables
 from .results import machine_slug
 
 NOT_RECORDED = "(not recorded)"
@@ -209,6 +209,8 @@ def _gaps(rs, analysed):
     for scenario, cases in analysed.items():
         in_scenario = {r.impl for c in cases for r in c.rows}
         for impl in all_impls:
+            if not metrics.runs_impl(scenario, impl):
+                continue  # a kind implementation outside its kind's scenario, or the reverse
             if impl not in in_scenario and (scenario, "", impl) not in declared:
                 gaps.append((scenario, "", impl, _NO_REASON))
         for c in cases:

@@ -36,6 +36,7 @@
 #include "chanbench/chan.h"
 #include "chanbench/chan_impl.h"
 #include "chanbench/kinds.h"
+#include "chanbench/kinds_impl.h"
 #include "scenario.h"
 
 #ifndef CHANBENCH_SOURCE_DIR
@@ -128,7 +129,9 @@ void print_help(const char *argv0)
 	for (const Profile &p : kProfiles)
 		std::printf("                       %-8s %s\n", p.name, p.what);
 	std::printf(
-	    "  --impl NAME        run only this implementation (repeatable)\n"
+	    "  --impl NAME        run only this implementation (repeatable); the broadcast,\n"
+	    "                     watch and oneshot scenarios run their kind's own\n"
+	    "                     implementations, named <kind>-<impl> (bcast-futex; see --list)\n"
 	    "  --scenario NAME    run only this scenario (repeatable; see --list)\n"
 	    "  --plugin PATH      load an implementation from a shared object exporting\n"
 	    "                     chanbench_plugin_entry (repeatable); a bad file is an error.\n"
@@ -348,6 +351,24 @@ std::string caps_string(uint64_t caps)
 	return s;
 }
 
+// The capability bits of a channel kind implementation (kinds_impl.h).
+std::string kind_caps_string(uint64_t caps)
+{
+	static const std::pair<uint64_t, const char *> names[] = {
+	    {KIND_CAP_BLOCKING, "blocking"},
+	    {KIND_CAP_TIMED, "timed"},
+	    {KIND_CAP_MULTI_SENDER, "multi_sender"},
+	    {KIND_CAP_LOCKFREE_RECV, "lockfree_recv"},
+	};
+	std::string s;
+	for (const auto &n : names)
+		if (caps & n.first)
+			s += (s.empty() ? "" : ",") + std::string(n.second);
+	return s;
+}
+
+const char *const kKinds[] = {CHAN_KIND_BCAST, CHAN_KIND_WATCH, CHAN_KIND_ONESHOT};
+
 std::string json_escape(const std::string &s)
 {
 	std::string o;
@@ -562,11 +583,22 @@ void print_list(const Options &o, const Profile &prof, double scale, bool as_jso
 			std::printf("  %-14s %-9s %s\n  %-14s caps: %s\n", n, impl_kind(n).c_str(),
 			            chan_impl_description(n), "", caps_string(chan_impl_caps(n)).c_str());
 		}
+		// Run by the kind scenarios (the scenario's "kind"), named <kind>-<impl>.
+		std::printf("\nkind implementations (broadcast, watch, oneshot scenarios):\n");
+		for (const char *k : kKinds)
+			for (size_t i = 0; i < chan_kind_impl_count(k); i++) {
+				const char *n = chan_kind_impl_name_at(k, i);
+				std::string full = std::string(k) + "-" + n;
+				std::printf("  %-14s %-9s %s\n  %-14s caps: %s\n", full.c_str(), impl_kind(full.c_str()).c_str(),
+				            chan_kind_impl_description(k, n), "", kind_caps_string(chan_kind_impl_caps(k, n)).c_str());
+			}
 		std::printf("\nscenarios (profile %s: messages per run, %d repetitions):\n", p.name,
 		            g_state.repetitions);
 		for (size_t i = 0; i < scenario_count; i++) {
 			const scenario *s = scenario_table[i];
 			std::printf("  %-16s %s\n", s->name, s->description);
+			if (s->kind != nullptr)
+				std::printf("  %-16s runs the %s implementations (--impl %s-<name>)\n", "", s->kind, s->kind);
 			if (s->counters_doc && *s->counters_doc)
 				std::printf("  %-16s counters: %s\n", "", s->counters_doc);
 			for (size_t c = 0; c < s->n_cases; c++)
@@ -587,12 +619,27 @@ void print_list(const Options &o, const Profile &prof, double scale, bool as_jso
 		            i ? "," : "", json_escape(n).c_str(), impl_kind(n).c_str(),
 		            caps_string(chan_impl_caps(n)).c_str(), json_escape(chan_impl_description(n)).c_str());
 	}
+	std::printf("\n  ],\n  \"kind_implementations\": [");
+	bool kfirst = true;
+	for (const char *k : kKinds)
+		for (size_t i = 0; i < chan_kind_impl_count(k); i++) {
+			const char *n = chan_kind_impl_name_at(k, i);
+			std::string full = std::string(k) + "-" + n;
+			std::printf("%s\n    {\"name\": \"%s\", \"channel_kind\": \"%s\", \"impl\": \"%s\", \"kind\": \"%s\", "
+			            "\"caps\": \"%s\", \"description\": \"%s\"}",
+			            kfirst ? "" : ",", json_escape(full).c_str(), k, json_escape(n).c_str(),
+			            impl_kind(full.c_str()).c_str(), kind_caps_string(chan_kind_impl_caps(k, n)).c_str(),
+			            json_escape(chan_kind_impl_description(k, n)).c_str());
+			kfirst = false;
+		}
 	std::printf("\n  ],\n  \"scenarios\": [");
 	for (size_t i = 0; i < scenario_count; i++) {
 		const scenario *s = scenario_table[i];
-		std::printf("%s\n    {\"name\": \"%s\", \"description\": \"%s\", \"counters\": \"%s\", \"cases\": [",
+		std::printf("%s\n    {\"name\": \"%s\", \"description\": \"%s\", \"counters\": \"%s\", "
+		            "\"channel_kind\": %s, \"cases\": [",
 		            i ? "," : "", s->name, json_escape(s->description).c_str(),
-		            json_escape(s->counters_doc ? s->counters_doc : "").c_str());
+		            json_escape(s->counters_doc ? s->counters_doc : "").c_str(),
+		            s->kind ? ("\"" + std::string(s->kind) + "\"").c_str() : "null");
 		for (size_t c = 0; c < s->n_cases; c++)
 			std::printf("%s{\"key\": \"%s\", \"msgs\": %llu}", c ? ", " : "", s->cases[c].key,
 			            (unsigned long long)scaled_msgs(s->cases[c], p));

@@ -10,9 +10,11 @@
  *
  * Sources: the per-slot sequence numbers that tell a reader whether the slot
  * still holds the position it wants are the idea of LMAX's Disruptor and of
- * tokio's broadcast (which uses a lock per slot instead); the seqlock read with
- * C11 fences is H.-J. Boehm, "Can Seqlocks Get Along with Programming Language
- * Memory Models?" (MSPC 2012).
+ * tokio's broadcast (which uses a lock per slot instead); the seqlock in C11
+ * atomics follows H.-J. Boehm, "Can Seqlocks Get Along with Programming Language
+ * Memory Models?" (MSPC 2012): with one data word, the data itself can be
+ * stored with release and loaded with acquire, so no fence is needed (and
+ * ThreadSanitizer, which does not model fences, sees every ordering).
  *
  * Invariants:
  *   - slot[p % cap].seq is 2p+2 while it holds position p, 2p+1 while the
@@ -23,13 +25,14 @@
  *     tail value published before it is visible to whoever reads closed.
  *
  * Memory ordering:
- *   - writer: seq = 2p+1 (relaxed), release fence, value (relaxed), seq = 2p+2
- *     (release), tail = p+1 (release). A reader that acquires tail > p sees
- *     seq >= 2p+2 in slot p % cap.
- *   - reader: s1 = seq (acquire), value (relaxed), acquire fence, s2 = seq
- *     (relaxed); s1 == s2 == 2p+2 means the value is p's: had the value load
- *     seen a later writer's store, the fence pair would make s2 see that
- *     writer's odd seq (Boehm's argument).
+ *   - writer: seq = 2p+1 (relaxed), value (release: the odd seq is ordered
+ *     before it), seq = 2p+2 (release), tail = p+1 (release). A reader that
+ *     acquires tail > p sees seq >= 2p+2 in slot p % cap.
+ *   - reader: s1 = seq (acquire), value (acquire), s2 = seq (relaxed, but after
+ *     the acquire); s1 == s2 == 2p+2 means the value is p's: had the value load
+ *     read a later writer's store, it would have synchronised with that writer,
+ *     whose odd seq s2 would then see; and s1's acquire of 2p+2 rules out an
+ *     earlier writer's value (Boehm's argument).
  *   - closed: stored with release after the last tail store; a reader loads
  *     closed (acquire) before tail, so "closed and pos == tail" means drained.
  *
@@ -132,9 +135,8 @@ static chan_status bf_send(struct bcast_base *b, uintptr_t msg)
 	uint64_t pos = atomic_load_explicit(&c->tail, memory_order_relaxed);
 	struct bslot *s = &c->ring[pos % c->cap];
 	atomic_store_explicit(&s->seq, 2 * pos + 1, memory_order_relaxed);
-	/* orders the odd seq before the value: a reader that sees the new value sees odd */
-	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&s->val, msg, memory_order_relaxed);
+	/* release: a reader that acquires the new value sees the odd seq before it */
+	atomic_store_explicit(&s->val, msg, memory_order_release);
 	atomic_store_explicit(&s->seq, 2 * pos + 2, memory_order_release); /* publishes the value */
 	atomic_store_explicit(&c->tail, pos + 1, memory_order_release);    /* publishes the slot */
 	klock_release(&c->lock);
@@ -161,8 +163,8 @@ static chan_status bf_try(struct bf_chan *c, struct bf_rx *rx, uintptr_t *msg, u
 		uint64_t want = 2 * rx->pos + 2;
 		uint64_t s1 = atomic_load_explicit(&s->seq, memory_order_acquire);
 		if (s1 == want) {
-			uintptr_t v = atomic_load_explicit(&s->val, memory_order_relaxed);
-			atomic_thread_fence(memory_order_acquire);
+			/* acquire: the second seq load cannot be answered before it */
+			uintptr_t v = atomic_load_explicit(&s->val, memory_order_acquire);
 			if (atomic_load_explicit(&s->seq, memory_order_relaxed) == want) {
 				*msg = v;
 				rx->pos++;

@@ -114,7 +114,12 @@ struct chan_ops {
 	 *   ready(ch, dir)            non-zero if a send (CHAN_DIR_SEND) / recv (CHAN_DIR_RECV)
 	 *                             with CHAN_NOWAIT would not fail with FULL / EMPTY right
 	 *                             now (closed counts as ready); consumes nothing. Waiters
-	 *                             of the calling thread do not count (S5).
+	 *                             of the calling thread do not count (S5). A
+	 *                             selector calls ready() right after registering:
+	 *                             the implementation must order them against an
+	 *                             operation's state change and its look at the
+	 *                             waiters (one lock for both, or seq_cst accesses),
+	 *                             or a notify falls between them and is lost.
 	 * Batches (CHAN_CAP_BATCH): chan.h's chan_send_batch / chan_recv_batch, same
 	 * contract; the shared layer has already checked the arguments (n >= 1). */
 	chan_status (*register_waiter)(struct chan_base *ch, struct chan_waiter *w);

@@ -107,10 +107,11 @@ static inline void chan_waiter_notify(struct chan_waiter *w)
 {
 	struct chan_selector *s = w->sel;
 	if (s->eventfd >= 0) {
-		/* The fence pairs with the shared layer's re-arm (store armed, then check
-		 * ready()): either it sees this change or this sees it armed. */
-		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_load_explicit(&s->armed, memory_order_relaxed) &&
+		/* A seq_cst read-modify-write (not a fence: TSan cannot follow fences)
+		 * pairs with the shared layer's re-arm (a seq_cst store of armed, then
+		 * ready()): either the re-arm sees the change this notify is about, or
+		 * this sees it armed. */
+		if (atomic_fetch_or_explicit(&s->armed, 0, memory_order_seq_cst) &&
 		    atomic_exchange_explicit(&s->armed, 0, memory_order_acq_rel)) {
 			uint64_t one = 1;
 			ssize_t r = write(s->eventfd, &one, sizeof one);
