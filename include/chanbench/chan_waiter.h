@@ -36,6 +36,9 @@
  *     such waiters are skipped (or dropped from the queue). When a blocking
  *     sender parks, notify the RECV waiters (observers are waiting for exactly
  *     that); likewise a parked receiver notifies SEND waiters; close notifies all.
+ *     A claimable waiter being registered is such a counterpart too: notify the
+ *     observers (poll fds) on the other side, or a poll fd would stay quiet while
+ *     a select offers it a value.
  *   - ready(ch, dir) must count claimable waiters of other threads on rendezvous
  *     channels, and never counts the calling thread's own.
  * After unregister_waiter returns, the implementation must not touch the waiter;
