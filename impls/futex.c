@@ -76,64 +76,11 @@
 #include "chanbench/chan_deadline.h"
 #include "chanbench/chan_impl.h"
 #include "chanbench/chan_waiter.h"
+#include "futex_lock.h"
 #include "waitq.h"
 #include "word_ring.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#else
-#define cpu_relax() atomic_signal_fence(memory_order_seq_cst)
-#endif
-
-enum { SPIN_LOCK = 100, SPIN_PARK = 200 };
-
-/* ---- futex system calls: the only platform-specific part. ---- */
-
-static void futex_wake(_Atomic uint32_t *addr, int n)
-{
-	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
-}
-
-/* Sleep while *addr == val, until woken or the deadline (CHAN_FOREVER: none).
- * Returns false once the deadline has passed. */
-static bool futex_wait(_Atomic uint32_t *addr, uint32_t val, chan_deadline dl)
-{
-	if (dl == CHAN_FOREVER) {
-		syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
-		return true;
-	}
-	struct timespec ts = chan_deadline_timespec(dl);
-	long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, &ts,
-	                 NULL, FUTEX_BITSET_MATCH_ANY);
-	return !(r == -1 && errno == ETIMEDOUT);
-}
-
-/* ---- the lock: 0 free, 1 held, 2 held with (possible) sleepers. ---- */
-
-static void lock_take(_Atomic uint32_t *l)
-{
-	uint32_t c = 0;
-	if (atomic_compare_exchange_strong_explicit(l, &c, 1, memory_order_acquire,
-	                                            memory_order_relaxed))
-		return;
-	for (int i = 0; i < SPIN_LOCK; i++) {
-		cpu_relax();
-		c = 0;
-		if (atomic_load_explicit(l, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(l, &c, 1, memory_order_acquire,
-		                                          memory_order_relaxed))
-			return;
-	}
-	/* Announce a sleeper (2); whoever releases a 2 wakes one. */
-	while (atomic_exchange_explicit(l, 2, memory_order_acquire) != 0)
-		futex_wait(l, 2, CHAN_FOREVER);
-}
-
-static void lock_release(_Atomic uint32_t *l)
-{
-	if (atomic_exchange_explicit(l, 0, memory_order_release) == 2)
-		futex_wake(l, 1);
-}
+enum { SPIN_PARK = 200 }; /* spins on a waiter's state before sleeping */
 
 /* ---- waiters ---- */
 
@@ -181,7 +128,7 @@ static uint32_t park(struct futex_chan *c, struct waitq *q, struct waiter *w, ch
 {
 	atomic_store_explicit(&w->state, W_PENDING, memory_order_relaxed);
 	waitq_push(q, &w->node);
-	lock_release(&c->lock);
+	futex_lock_release(&c->lock);
 
 	uint32_t s;
 	for (int i = 0; i < SPIN_PARK; i++) {
@@ -200,7 +147,7 @@ static uint32_t park(struct futex_chan *c, struct waitq *q, struct waiter *w, ch
 			goto done; /* completed before we slept */
 		if (!futex_wait(&w->state, W_PENDING | W_SLEEPING, dl)) {
 			/* deadline passed: decide under the lock */
-			lock_take(&c->lock);
+			futex_lock_take(&c->lock);
 			s = atomic_load_explicit(&w->state, memory_order_acquire);
 			if ((s & ~(uint32_t)W_SLEEPING) == W_PENDING) {
 				waitq_unlink(q, &w->node);
@@ -213,7 +160,7 @@ static uint32_t park(struct futex_chan *c, struct waitq *q, struct waiter *w, ch
 			goto done;
 	}
 done:
-	lock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	return s & ~(uint32_t)W_SLEEPING;
 }
 
@@ -365,7 +312,7 @@ static chan_status futex_send(struct chan_base *b, uintptr_t msg, chan_deadline 
 {
 	struct futex_chan *c = (struct futex_chan *)b;
 	chan_status st;
-	lock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	if (c->closed)
 		st = CHAN_CLOSED;
 	else if ((st = put_now(c, msg)) != CHAN_FULL)
@@ -374,7 +321,7 @@ static chan_status futex_send(struct chan_base *b, uintptr_t msg, chan_deadline 
 		st = chan_deadline_fail(dl, CHAN_FULL);
 	else
 		st = park_send(c, msg, dl);
-	lock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	return st;
 }
 
@@ -382,7 +329,7 @@ static chan_status futex_recv(struct chan_base *b, uintptr_t *msg, chan_deadline
 {
 	struct futex_chan *c = (struct futex_chan *)b;
 	chan_status st = CHAN_OK;
-	lock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	if (take_now(c, msg))
 		st = CHAN_OK;
 	else if (c->closed)
@@ -391,7 +338,7 @@ static chan_status futex_recv(struct chan_base *b, uintptr_t *msg, chan_deadline
 		st = chan_deadline_fail(dl, CHAN_EMPTY);
 	else
 		st = park_recv(c, msg, dl);
-	lock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	return st;
 }
 
@@ -403,7 +350,7 @@ static chan_status futex_send_batch(struct chan_base *b, const uintptr_t *msgs, 
 	struct futex_chan *c = (struct futex_chan *)b;
 	chan_status st = CHAN_OK;
 	size_t i = 0;
-	lock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	while (i < n) {
 		if (c->closed) {
 			st = CHAN_CLOSED;
@@ -422,7 +369,7 @@ static chan_status futex_send_batch(struct chan_base *b, const uintptr_t *msgs, 
 			break;
 		i++;
 	}
-	lock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	*done = i;
 	return st;
 }
@@ -434,7 +381,7 @@ static chan_status futex_recv_batch(struct chan_base *b, uintptr_t *msgs, size_t
 	struct futex_chan *c = (struct futex_chan *)b;
 	chan_status st = CHAN_OK;
 	size_t k = 0;
-	lock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	if (take_now(c, &msgs[0]))
 		k = 1;
 	else if (c->closed)
@@ -446,7 +393,7 @@ static chan_status futex_recv_batch(struct chan_base *b, uintptr_t *msgs, size_t
 	if (k == 1)
 		while (k < n && take_now(c, &msgs[k]))
 			k++;
-	lock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	*done = k;
 	return st;
 }
@@ -454,9 +401,9 @@ static chan_status futex_recv_batch(struct chan_base *b, uintptr_t *msgs, size_t
 static chan_status futex_close(struct chan_base *b)
 {
 	struct futex_chan *c = (struct futex_chan *)b;
-	lock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	if (c->closed) {
-		lock_release(&c->lock);
+		futex_lock_release(&c->lock);
 		return CHAN_ALREADY_CLOSED;
 	}
 	c->closed = true;
@@ -468,16 +415,16 @@ static chan_status futex_close(struct chan_base *b)
 	/* every case on a closed channel is ready; the selectors unregister */
 	selq_notify(&c->selq[SEL_RECV]);
 	selq_notify(&c->selq[SEL_SEND]);
-	lock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	return CHAN_OK;
 }
 
 static size_t futex_len(struct chan_base *b)
 {
 	struct futex_chan *c = (struct futex_chan *)b;
-	lock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	size_t n = c->ring.count;
-	lock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	return n;
 }
 
@@ -486,7 +433,7 @@ static size_t futex_len(struct chan_base *b)
 static chan_status futex_register_waiter(struct chan_base *b, struct chan_waiter *w)
 {
 	struct futex_chan *c = (struct futex_chan *)b;
-	lock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	chan_waiter_list_push(selq_of(c, w->dir), w);
 	/* rendezvous: a select's offer (send case) or wish (recv case) lets a try on
 	 * the other side succeed by claiming it, which poll fds watching that side
@@ -494,16 +441,16 @@ static chan_status futex_register_waiter(struct chan_base *b, struct chan_waiter
 	 * their ready() check or claim it in their next try. */
 	if (c->rendezvous && !(w->flags & CHAN_WAITER_OBSERVE))
 		selq_notify_observers(selq_of(c, w->dir == CHAN_DIR_SEND ? CHAN_DIR_RECV : CHAN_DIR_SEND));
-	lock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	return CHAN_OK;
 }
 
 static void futex_unregister_waiter(struct chan_base *b, struct chan_waiter *w)
 {
 	struct futex_chan *c = (struct futex_chan *)b;
-	lock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	chan_waiter_list_remove(selq_of(c, w->dir), w); /* no-op if a claim unlinked it */
-	lock_release(&c->lock);
+	futex_lock_release(&c->lock);
 }
 
 /* Whether a CHAN_NOWAIT op in direction dir would not report FULL/EMPTY now;
@@ -513,7 +460,7 @@ static int futex_ready(struct chan_base *b, int dir)
 {
 	struct futex_chan *c = (struct futex_chan *)b;
 	bool r;
-	lock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	if (c->closed)
 		r = true;
 	else if (dir == CHAN_DIR_RECV)
@@ -525,7 +472,7 @@ static int futex_ready(struct chan_base *b, int dir)
 		r = chan_waiter_list_has_claimable(&c->selq[SEL_RECV]);
 	else
 		r = c->unbounded || c->ring.count < c->cap;
-	lock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	return r;
 }
 

@@ -107,10 +107,10 @@ static chan_status bf_subscribe(struct bcast_base *b, struct bcast_rx_base **out
 		return CHAN_ENOMEM;
 	rx->base.b = b;
 	/* Under the senders' lock: the new receiver starts exactly between two sends. */
-	klock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	bool closed = atomic_load_explicit(&c->closed, memory_order_relaxed);
 	rx->pos = atomic_load_explicit(&c->tail, memory_order_relaxed);
-	klock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	if (closed) {
 		free(rx);
 		return CHAN_CLOSED;
@@ -127,9 +127,9 @@ static void bf_unsubscribe(struct bcast_rx_base *rx)
 static chan_status bf_send(struct bcast_base *b, uintptr_t msg)
 {
 	struct bf_chan *c = (struct bf_chan *)b;
-	klock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
-		klock_release(&c->lock);
+		futex_lock_release(&c->lock);
 		return CHAN_CLOSED;
 	}
 	uint64_t pos = atomic_load_explicit(&c->tail, memory_order_relaxed);
@@ -139,7 +139,7 @@ static chan_status bf_send(struct bcast_base *b, uintptr_t msg)
 	atomic_store_explicit(&s->val, msg, memory_order_release);
 	atomic_store_explicit(&s->seq, 2 * pos + 2, memory_order_release); /* publishes the value */
 	atomic_store_explicit(&c->tail, pos + 1, memory_order_release);    /* publishes the slot */
-	klock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	kevent_signal(&c->ev);
 	return CHAN_OK;
 }
@@ -194,7 +194,7 @@ static chan_status bf_recv(struct bcast_rx_base *r, uintptr_t *msg, uint64_t *mi
 			break;
 		}
 		if (spins < KIND_SPIN) {
-			kind_relax();
+			cpu_relax();
 			continue;
 		}
 		uint32_t key = kevent_prepare(&c->ev);
@@ -217,10 +217,10 @@ static chan_status bf_recv(struct bcast_rx_base *r, uintptr_t *msg, uint64_t *mi
 static chan_status bf_close(struct bcast_base *b)
 {
 	struct bf_chan *c = (struct bf_chan *)b;
-	klock_take(&c->lock);
+	futex_lock_take(&c->lock);
 	bool was = atomic_load_explicit(&c->closed, memory_order_relaxed);
 	atomic_store_explicit(&c->closed, 1, memory_order_release);
-	klock_release(&c->lock);
+	futex_lock_release(&c->lock);
 	if (was)
 		return CHAN_ALREADY_CLOSED;
 	kevent_signal(&c->ev);

@@ -1,7 +1,8 @@
 /*
  * kind_futex: the Linux futex parts shared by the futex/seqlock channel kinds
- * (bcast_futex.c, watch_seqlock.c, oneshot_futex.c): the two system calls, a
- * small futex lock for writers, and an event count on which readers park.
+ * (bcast_futex.c, watch_seqlock.c, oneshot_futex.c): an event count on which
+ * readers park. The system calls and the writers' lock are impls/futex_lock.h's,
+ * shared with the futex built-in.
  *
  * Event count (the idea of ck_ec and of Linux's futex-based condition waits):
  * one word, a counter in the upper 31 bits and a WAITERS bit in bit 0. Every
@@ -25,78 +26,17 @@
 #ifndef CHANBENCH_KIND_FUTEX_H
 #define CHANBENCH_KIND_FUTEX_H
 
-#include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "chanbench/chan_deadline.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#define kind_relax() __builtin_ia32_pause()
-#else
-#define kind_relax() atomic_signal_fence(memory_order_seq_cst)
-#endif
+#include "../futex_lock.h"
 
 /* Spins on a condition before parking (a waker usually is microseconds away). */
 #define KIND_SPIN 100
-
-static inline void kfutex_wake_all(_Atomic uint32_t *addr)
-{
-	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, NULL, NULL, 0);
-}
-
-static inline void kfutex_wake_one(_Atomic uint32_t *addr)
-{
-	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
-}
-
-/* Sleep while *addr == val, until woken or the deadline (CHAN_FOREVER: none).
- * False once the deadline has passed. Spurious returns are the caller's to
- * re-check. */
-static inline bool kfutex_wait(_Atomic uint32_t *addr, uint32_t val, chan_deadline dl)
-{
-	if (dl == CHAN_FOREVER) {
-		syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
-		return true;
-	}
-	struct timespec ts = chan_deadline_timespec(dl);
-	long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val, &ts,
-	                 NULL, FUTEX_BITSET_MATCH_ANY);
-	return !(r == -1 && errno == ETIMEDOUT);
-}
-
-/* ---- a writers' lock: 0 free, 1 held, 2 held with (possible) sleepers ---- */
-
-static inline void klock_take(_Atomic uint32_t *l)
-{
-	uint32_t c = 0;
-	if (atomic_compare_exchange_strong_explicit(l, &c, 1, memory_order_acquire,
-	                                            memory_order_relaxed))
-		return;
-	for (int i = 0; i < KIND_SPIN; i++) {
-		kind_relax();
-		c = 0;
-		if (atomic_load_explicit(l, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(l, &c, 1, memory_order_acquire,
-		                                          memory_order_relaxed))
-			return;
-	}
-	/* announce a sleeper (2): whoever releases a 2 wakes one */
-	while (atomic_exchange_explicit(l, 2, memory_order_acquire) != 0)
-		kfutex_wait(l, 2, CHAN_FOREVER);
-}
-
-static inline void klock_release(_Atomic uint32_t *l)
-{
-	if (atomic_exchange_explicit(l, 0, memory_order_release) == 2)
-		kfutex_wake_one(l);
-}
 
 /* ---- event count ---- */
 
@@ -117,7 +57,7 @@ static inline void kevent_signal(struct kevent *e)
 	uint32_t old = atomic_fetch_add_explicit(&e->word, 2, memory_order_seq_cst);
 	if (old & KEVENT_WAITERS) {
 		atomic_fetch_and_explicit(&e->word, ~KEVENT_WAITERS, memory_order_relaxed);
-		kfutex_wake_all(&e->word);
+		futex_wake(&e->word, INT_MAX);
 	}
 }
 
@@ -131,7 +71,7 @@ static inline uint32_t kevent_prepare(struct kevent *e)
 /* Reader: sleep unless a signal came after prepare; false once dl passed. */
 static inline bool kevent_wait(struct kevent *e, uint32_t key, chan_deadline dl)
 {
-	return kfutex_wait(&e->word, key, dl);
+	return futex_wait(&e->word, key, dl);
 }
 
 /* A bounded spin, then sched_yield: for the few-instruction windows in which a
@@ -140,7 +80,7 @@ static inline bool kevent_wait(struct kevent *e, uint32_t key, chan_deadline dl)
 static inline void kind_backoff(unsigned *spins)
 {
 	if (++*spins < KIND_SPIN)
-		kind_relax();
+		cpu_relax();
 	else
 		sched_yield();
 }

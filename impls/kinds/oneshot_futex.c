@@ -65,7 +65,7 @@ static bool of_complete(struct of_chan *c, uint32_t bit, bool fail_if_rx_gone)
 	} while (!atomic_compare_exchange_weak_explicit(&c->state, &s, ns, memory_order_release,
 	                                                memory_order_relaxed));
 	if (s & OF_SLEEPING)
-		kfutex_wake_all(&c->state);
+		futex_wake(&c->state, INT_MAX);
 	return true;
 }
 
@@ -111,14 +111,14 @@ static chan_status of_recv(struct oneshot_base *o, uintptr_t *v, chan_deadline d
 		if (chan_deadline_passed(dl))
 			return chan_deadline_fail(dl, CHAN_EMPTY);
 		if (spins < KIND_SPIN) {
-			kind_relax();
+			cpu_relax();
 			continue;
 		}
 		if (!(s & OF_SLEEPING) &&
 		    !atomic_compare_exchange_strong_explicit(&c->state, &s, s | OF_SLEEPING,
 		                                             memory_order_relaxed, memory_order_relaxed))
 			continue; /* the state changed: look again */
-		if (!kfutex_wait(&c->state, s | OF_SLEEPING, dl)) {
+		if (!futex_wait(&c->state, s | OF_SLEEPING, dl)) {
 			s = atomic_load_explicit(&c->state, memory_order_acquire);
 			st = of_take(c, s, v); /* one last look (T2) */
 			return st == CHAN_EMPTY ? CHAN_TIMEOUT : st;

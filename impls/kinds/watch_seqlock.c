@@ -170,7 +170,7 @@ static chan_status ws_changed(struct watch_rx_base *r, uintptr_t *v, chan_deadli
 		if (chan_deadline_passed(dl))
 			return chan_deadline_fail(dl, CHAN_EMPTY);
 		if (spins < KIND_SPIN) {
-			kind_relax();
+			cpu_relax();
 			continue;
 		}
 		uint32_t key = kevent_prepare(&c->ev);
