@@ -19,6 +19,7 @@
 
 #include "chanbench/chan_deadline.h"
 #include "chanbench/kinds_impl.h"
+#include "kind_mutex.h"
 
 struct bm_chan {
 	struct bcast_base base;
@@ -49,11 +50,7 @@ static chan_status bm_create(const struct bcast_ops *ops, size_t cap, struct bca
 	c->base.ops = ops;
 	c->cap = cap;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cv, &attr);
-	pthread_condattr_destroy(&attr);
+	kind_cond_init(&c->cv);
 	*out = &c->base;
 	return CHAN_OK;
 }
@@ -112,7 +109,6 @@ static chan_status bm_recv(struct bcast_rx_base *r, uintptr_t *msg, uint64_t *mi
 {
 	struct bm_rx *rx = (struct bm_rx *)r;
 	struct bm_chan *c = (struct bm_chan *)r->b;
-	struct timespec ts = chan_deadline_timespec(dl);
 	chan_status st;
 	*missed = 0;
 	pthread_mutex_lock(&c->lock);
@@ -136,10 +132,7 @@ static chan_status bm_recv(struct bcast_rx_base *r, uintptr_t *msg, uint64_t *mi
 			break;
 		}
 		c->waiting++;
-		if (dl == CHAN_FOREVER)
-			pthread_cond_wait(&c->cv, &c->lock);
-		else
-			timed_out = pthread_cond_timedwait(&c->cv, &c->lock, &ts) == ETIMEDOUT;
+		timed_out = kind_cond_wait(&c->cv, &c->lock, dl);
 		c->waiting--;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -149,13 +142,7 @@ static chan_status bm_recv(struct bcast_rx_base *r, uintptr_t *msg, uint64_t *mi
 static chan_status bm_close(struct bcast_base *b)
 {
 	struct bm_chan *c = (struct bm_chan *)b;
-	pthread_mutex_lock(&c->lock);
-	bool was = c->closed;
-	c->closed = true;
-	if (!was)
-		pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->lock);
-	return was ? CHAN_ALREADY_CLOSED : CHAN_OK;
+	return kind_close(&c->lock, &c->cv, &c->closed);
 }
 
 const struct bcast_ops bcast_mutex_ops = {

@@ -19,6 +19,7 @@
 
 #include "chanbench/chan_deadline.h"
 #include "chanbench/kinds_impl.h"
+#include "kind_mutex.h"
 
 struct om_chan {
 	struct oneshot_base base;
@@ -35,11 +36,7 @@ static chan_status om_create(const struct oneshot_ops *ops, struct oneshot_base 
 		return CHAN_ENOMEM;
 	c->base.ops = ops;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cv, &attr);
-	pthread_condattr_destroy(&attr);
+	kind_cond_init(&c->cv);
 	*out = &c->base;
 	return CHAN_OK;
 }
@@ -87,7 +84,6 @@ static void om_receiver_drop(struct oneshot_base *o)
 static chan_status om_recv(struct oneshot_base *o, uintptr_t *v, chan_deadline dl)
 {
 	struct om_chan *c = (struct om_chan *)o;
-	struct timespec ts = chan_deadline_timespec(dl);
 	chan_status st;
 	pthread_mutex_lock(&c->lock);
 	for (bool timed_out = false;;) {
@@ -109,10 +105,7 @@ static chan_status om_recv(struct oneshot_base *o, uintptr_t *v, chan_deadline d
 			st = chan_deadline_fail(dl, CHAN_EMPTY);
 			break;
 		}
-		if (dl == CHAN_FOREVER)
-			pthread_cond_wait(&c->cv, &c->lock);
-		else
-			timed_out = pthread_cond_timedwait(&c->cv, &c->lock, &ts) == ETIMEDOUT;
+		timed_out = kind_cond_wait(&c->cv, &c->lock, dl);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return st;

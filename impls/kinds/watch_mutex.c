@@ -20,6 +20,7 @@
 
 #include "chanbench/chan_deadline.h"
 #include "chanbench/kinds_impl.h"
+#include "kind_mutex.h"
 
 struct wm_chan {
 	struct watch_base base;
@@ -44,11 +45,7 @@ static chan_status wm_create(const struct watch_ops *ops, uintptr_t initial, str
 	c->base.ops = ops;
 	c->value = initial;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cv, &attr);
-	pthread_condattr_destroy(&attr);
+	kind_cond_init(&c->cv);
 	*out = &c->base;
 	return CHAN_OK;
 }
@@ -114,7 +111,6 @@ static chan_status wm_changed(struct watch_rx_base *r, uintptr_t *v, chan_deadli
 {
 	struct wm_rx *rx = (struct wm_rx *)r;
 	struct wm_chan *c = (struct wm_chan *)r->w;
-	struct timespec ts = chan_deadline_timespec(dl);
 	chan_status st;
 	pthread_mutex_lock(&c->lock);
 	for (bool timed_out = false;;) {
@@ -133,10 +129,7 @@ static chan_status wm_changed(struct watch_rx_base *r, uintptr_t *v, chan_deadli
 			break;
 		}
 		c->waiting++;
-		if (dl == CHAN_FOREVER)
-			pthread_cond_wait(&c->cv, &c->lock);
-		else
-			timed_out = pthread_cond_timedwait(&c->cv, &c->lock, &ts) == ETIMEDOUT;
+		timed_out = kind_cond_wait(&c->cv, &c->lock, dl);
 		c->waiting--;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -146,13 +139,7 @@ static chan_status wm_changed(struct watch_rx_base *r, uintptr_t *v, chan_deadli
 static chan_status wm_close(struct watch_base *w)
 {
 	struct wm_chan *c = (struct wm_chan *)w;
-	pthread_mutex_lock(&c->lock);
-	bool was = c->closed;
-	c->closed = true;
-	if (!was)
-		pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->lock);
-	return was ? CHAN_ALREADY_CLOSED : CHAN_OK;
+	return kind_close(&c->lock, &c->cv, &c->closed);
 }
 
 const struct watch_ops watch_mutex_ops = {
