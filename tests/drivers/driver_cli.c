@@ -151,3 +151,97 @@ void driver_exit_na(const char *driver, const char *impl, size_t cap, const char
 	fflush(stdout);
 	exit(DRIVER_EXIT_NA);
 }
+
+static bool is_flag(const struct driver_cli *cli, const char *a)
+{
+	for (const char *const *f = cli->flags; f != NULL && *f != NULL; f++)
+		if (strcmp(a, *f) == 0)
+			return true;
+	return false;
+}
+
+const char *driver_cli_next(struct driver_cli *cli)
+{
+	if (cli->next == 0)
+		cli->next = 1;
+	while (cli->next < cli->argc) {
+		const char *a = cli->argv[cli->next++];
+		cli->opt = a;
+		cli->val = NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			cli->usage(stdout);
+			exit(DRIVER_EXIT_OK);
+		}
+		if (strcmp(a, "--list") == 0) {
+			cli->list = true;
+			continue;
+		}
+		if (is_flag(cli, a))
+			return a;
+		/* Every other option takes a value, an unknown one too: "--bogus"
+		 * alone says it needs one before saying it is unknown. */
+		if (cli->next >= cli->argc) {
+			fprintf(stderr, "%s: %s needs a value (try --help)\n", cli->prog, a);
+			exit(DRIVER_EXIT_USAGE);
+		}
+		cli->val = cli->argv[cli->next++];
+		if (strcmp(a, "--impl") == 0)
+			cli->impl = cli->val;
+		else if (strcmp(a, "--plugin") == 0)
+			cli->plugin = driver_load_plugin(cli->prog, cli->val);
+		else
+			return a;
+	}
+	return NULL;
+}
+
+void driver_cli_unknown(const struct driver_cli *cli)
+{
+	fprintf(stderr, "%s: unknown option '%s' (try --help)\n", cli->prog, cli->opt);
+	exit(DRIVER_EXIT_USAGE);
+}
+
+void driver_cli_bad_value(const struct driver_cli *cli)
+{
+	fprintf(stderr, "%s: bad value '%s' for %s (try --help)\n", cli->prog, cli->val, cli->opt);
+	exit(DRIVER_EXIT_USAGE);
+}
+
+const char *driver_cli_finish(struct driver_cli *cli, bool cap_given)
+{
+	if (cli->list) {
+		driver_list(stdout);
+		exit(DRIVER_EXIT_OK);
+	}
+	if (cli->impl == NULL)
+		cli->impl = cli->plugin;
+	if (cli->impl == NULL || !cap_given) {
+		fprintf(stderr, "%s: --impl (or --plugin) and --cap are required (try --help)\n",
+		        cli->prog);
+		exit(DRIVER_EXIT_USAGE);
+	}
+	if (chan_impl_caps(cli->impl) == 0) {
+		fprintf(stderr, "%s: no implementation named '%s'", cli->prog, cli->impl);
+		if (cli->show_registered) {
+			fprintf(stderr, " (registered:");
+			for (size_t i = 0; i < chan_impl_count(); i++)
+				fprintf(stderr, " %s", chan_impl_name_at(i));
+			fprintf(stderr, ")");
+		}
+		fprintf(stderr, "\n");
+		exit(DRIVER_EXIT_USAGE);
+	}
+	return cli->impl;
+}
+
+bool driver_parse_check(const char *val, int n, const char *const name[],
+                        const char *const prop[], bool chosen[])
+{
+	bool all = strcmp(val, "all") == 0, ok = false;
+	for (int k = 0; k < n; k++)
+		if (all || strcmp(val, name[k]) == 0 || strcmp(val, prop[k]) == 0) {
+			chosen[k] = true;
+			ok = true;
+		}
+	return ok;
+}

@@ -1662,37 +1662,20 @@ int main(int argc, char **argv)
 	struct config cfg = {.max_workers = 3, .ops_min = 2, .ops_max = 4, .grace_ns = 300000,
 	                     .liveness_ns = 1000000000, .seed = 1};
 	struct caps_list caps = {.n = 0};
-	bool mixes[N_MIXES] = {false}, any_mix = false, list = false;
+	bool mixes[N_MIXES] = {false}, any_mix = false;
 	uint64_t histories = 2000;
 	double seconds = 0, timeout = -1;
-	const char *last_plugin = NULL;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
-			return 0;
-		}
-		if (strcmp(a, "--list") == 0) {
-			list = true;
-			continue;
-		}
+	struct driver_cli cli = {.prog = PROG, .usage = usage, .argc = argc, .argv = argv,
+	                         .flags = (const char *const[]){"--self-test", NULL}};
+	for (const char *a; (a = driver_cli_next(&cli)) != NULL;) {
 		if (strcmp(a, "--self-test") == 0)
 			return self_test(cfg.seed);
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (val == NULL) {
-			fprintf(stderr, PROG ": %s needs a value (try --help)\n", a);
-			return DRIVER_EXIT_USAGE;
-		}
-		i++;
+		const char *val = cli.val;
 		bool ok = true;
 		uint64_t u;
 		double d;
-		if (strcmp(a, "--impl") == 0) {
-			cfg.impl = val;
-		} else if (strcmp(a, "--plugin") == 0) {
-			last_plugin = driver_load_plugin(PROG, val);
-		} else if (strcmp(a, "--cap") == 0) {
+		if (strcmp(a, "--cap") == 0) {
 			ok = parse_list(val, add_cap, &caps);
 		} else if (strcmp(a, "--mix") == 0) {
 			ok = parse_list(val, add_mix, mixes);
@@ -1721,7 +1704,6 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--timeout") == 0) {
 			ok = driver_parse_double(val, &timeout) && timeout > 0;
 		} else if (strcmp(a, "--fail-on") == 0) {
-			ok = true;
 			if (strcmp(val, "all") == 0)
 				cfg.fail_on = FAIL_ALL;
 			else if (strcmp(val, "history") == 0)
@@ -1733,28 +1715,12 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--check-file") == 0) {
 			return check_file(val);
 		} else {
-			fprintf(stderr, PROG ": unknown option '%s' (try --help)\n", a);
-			return DRIVER_EXIT_USAGE;
+			driver_cli_unknown(&cli);
 		}
-		if (!ok) {
-			fprintf(stderr, PROG ": bad value '%s' for %s (try --help)\n", val, a);
-			return DRIVER_EXIT_USAGE;
-		}
+		if (!ok)
+			driver_cli_bad_value(&cli);
 	}
-	if (list) {
-		driver_list(stdout);
-		return 0;
-	}
-	if (cfg.impl == NULL)
-		cfg.impl = last_plugin;
-	if (cfg.impl == NULL || caps.n == 0) {
-		fprintf(stderr, PROG ": --impl (or --plugin) and --cap are required (try --help)\n");
-		return DRIVER_EXIT_USAGE;
-	}
-	if (chan_impl_caps(cfg.impl) == 0) {
-		fprintf(stderr, PROG ": no implementation named '%s'\n", cfg.impl);
-		return DRIVER_EXIT_USAGE;
-	}
+	cfg.impl = driver_cli_finish(&cli, caps.n > 0);
 	if (!any_mix)
 		mixes[MIX_MIXED] = true;
 

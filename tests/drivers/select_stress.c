@@ -1143,31 +1143,14 @@ static void print_totals(enum check k, const struct totals *t, bool first)
 int main(int argc, char **argv)
 {
 	struct options opt = {.threads = 6, .rounds = 1, .seed = 1, .rss_limit_kb = 4096};
-	bool cap_given = false, any_check = false, list = false, msgs_given = false;
-	const char *last_plugin = NULL;
+	bool cap_given = false, any_check = false, msgs_given = false;
 	double timeout = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
-			return 0;
-		}
-		if (strcmp(a, "--list") == 0) {
-			list = true;
-			continue;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, PROG ": %s needs a value (try --help)\n", a);
-			return DRIVER_EXIT_USAGE;
-		}
-		const char *val = argv[++i];
+	struct driver_cli cli = {.prog = PROG, .usage = usage, .argc = argc, .argv = argv};
+	for (const char *a; (a = driver_cli_next(&cli)) != NULL;) {
+		const char *val = cli.val;
 		bool ok = true;
 		uint64_t u;
-		if (strcmp(a, "--impl") == 0) {
-			opt.impl = val;
-		} else if (strcmp(a, "--plugin") == 0) {
-			last_plugin = driver_load_plugin(PROG, val);
-		} else if (strcmp(a, "--cap") == 0) {
+		if (strcmp(a, "--cap") == 0) {
 			if (strcmp(val, "mixed") == 0)
 				opt.mixed = true;
 			else
@@ -1190,37 +1173,15 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--timeout") == 0) {
 			ok = driver_parse_double(val, &timeout);
 		} else if (strcmp(a, "--check") == 0) {
-			ok = false;
-			for (int k = 0; k < N_CHECKS; k++)
-				if (strcmp(val, check_name[k]) == 0 || strcmp(val, check_prop[k]) == 0 ||
-				    strcmp(val, "all") == 0) {
-					opt.checks[k] = true;
-					ok = true;
-				}
+			ok = driver_parse_check(val, N_CHECKS, check_name, check_prop, opt.checks);
 			any_check = true;
 		} else {
-			fprintf(stderr, PROG ": unknown option '%s' (try --help)\n", a);
-			return DRIVER_EXIT_USAGE;
+			driver_cli_unknown(&cli);
 		}
-		if (!ok) {
-			fprintf(stderr, PROG ": bad value '%s' for %s (try --help)\n", val, a);
-			return DRIVER_EXIT_USAGE;
-		}
+		if (!ok)
+			driver_cli_bad_value(&cli);
 	}
-	if (list) {
-		driver_list(stdout);
-		return 0;
-	}
-	if (opt.impl == NULL)
-		opt.impl = last_plugin;
-	if (opt.impl == NULL || !cap_given) {
-		fprintf(stderr, PROG ": --impl (or --plugin) and --cap are required (try --help)\n");
-		return DRIVER_EXIT_USAGE;
-	}
-	if (chan_impl_caps(opt.impl) == 0) {
-		fprintf(stderr, PROG ": no implementation named '%s'\n", opt.impl);
-		return DRIVER_EXIT_USAGE;
-	}
+	opt.impl = driver_cli_finish(&cli, cap_given);
 	if (!any_check)
 		for (int k = 0; k < N_CHECKS; k++)
 			opt.checks[k] = true;

@@ -5,7 +5,8 @@
 //! docs/RESULTS.md (google-benchmark JSON, label "kind=peer").
 //!
 //! A peer program is one `Channel` implementation and
-//! `fn main() { chanbench_peers::main::<X>() }`. peers/README.md describes the
+//! `fn main() { chanbench_peers::main::<X>() }`; for a library with
+//! crossbeam-channel's API shape, `mpmc_peer!` writes both. peers/README.md describes the
 //! scenarios; peers/go/main.go is the same program in Go.
 
 use std::fmt::Write as _;
@@ -93,6 +94,48 @@ pub trait Channel {
     fn send(tx: &Self::Tx, v: u64) -> bool;
     /// Blocking receive; None once every sender is gone and the channel is drained.
     fn recv(rx: &mut Self::Rx) -> Option<u64>;
+}
+
+/// Defines the peer program of a library with crossbeam-channel's API shape:
+/// `$lib::bounded(n)` (0 = rendezvous) and `$lib::unbounded()` both give a
+/// `($lib::Sender<u64>, $lib::Receiver<u64>)`, both ends are Clone (MPMC),
+/// `send` and `recv` block and fail only on disconnect, so every case applies.
+/// crossbeam-channel and flume share no trait, hence a macro: it expands to a
+/// unit struct `$peer`, its `Channel` impl and `fn main`.
+///
+/// `mpmc_peer!(Crossbeam, crossbeam_channel, "crossbeam", "description");`
+#[macro_export]
+macro_rules! mpmc_peer {
+    ($peer:ident, $lib:ident, $name:expr, $description:expr $(,)?) => {
+        struct $peer;
+
+        impl $crate::Channel for $peer {
+            const NAME: &'static str = $name;
+            const DESCRIPTION: &'static str = $description;
+            type Tx = $lib::Sender<u64>;
+            type Rx = $lib::Receiver<u64>;
+
+            fn make(cap: $crate::Cap) -> Result<(Self::Tx, Self::Rx), &'static str> {
+                Ok(match cap {
+                    $crate::Cap::Bounded(n) => $lib::bounded(n),
+                    $crate::Cap::Unbounded => $lib::unbounded(),
+                })
+            }
+            fn clone_rx(rx: &Self::Rx) -> Result<Self::Rx, &'static str> {
+                Ok(rx.clone())
+            }
+            fn send(tx: &Self::Tx, v: u64) -> bool {
+                tx.send(v).is_ok()
+            }
+            fn recv(rx: &mut Self::Rx) -> Option<u64> {
+                rx.recv().ok()
+            }
+        }
+
+        fn main() {
+            $crate::main::<$peer>()
+        }
+    };
 }
 
 // ---------------------------------------------------------------- command line
