@@ -52,12 +52,19 @@
  *     increments not_empty when it sees the closed bit. So receivers drain every
  *     message a send reported as sent, then see CLOSED (C1, C8, C9).
  *   - Linearization: a send takes effect at its admission, a recv at its
- *     release; so `used` is the logical length. A recv whose deadline has passed
- *     reports EMPTY/TIMEOUT only when used == 0; while used > 0 and the queue
- *     looks empty, an admitted sender or a releasing receiver is in flight and
- *     finishes without blocking, so the recv polls (then yields) until it can
- *     dequeue or used falls to 0. Without this, try_send FULL followed by
+ *     dequeue (FIFO order is dequeue order); `used` is the logical length plus
+ *     the receivers between dequeue and release. A recv whose deadline has
+ *     passed reports EMPTY/TIMEOUT only when used == 0; while used > 0 and the
+ *     queue looks empty, an admitted sender or a releasing receiver is in flight
+ *     and finishes without blocking, so the recv polls (then yields) until it
+ *     can dequeue or used falls to 0. Without this, try_send FULL followed by
  *     try_recv EMPTY in one thread was observable (found by chan-linearize).
+ *     Symmetrically, a bounded send whose deadline has passed reports
+ *     FULL/TIMEOUT only when no receiver is between dequeue and release (used
+ *     == p_head - c_head, read under c->lock): otherwise it polls the same way.
+ *     Without this, a receiver preempted after its dequeue made a later
+ *     try_send report FULL although another receiver had already taken a
+ *     newer message (chan-linearize, Q6 at cap 2, about 1 in 10^5 histories).
  *   - Bounded senders take their admission unit and their ring ticket in one
  *     step, under c->lock (the ck_spinlock_fas otherwise used by rendezvous):
  *     admission order is then ticket order, which is FIFO order. Without it, a
@@ -125,6 +132,40 @@
  * records were rejected: every operation would need a per-thread lookup keyed
  * by channel, and stale entries after a destroy.
  *
+ * Select and poll fds (ABI 2, chan_waiter.h). Registered waiters live in two
+ * chan_waiter_lists, wrecv and wsend (by the direction of their case).
+ *   - Bounded and unbounded: observers only, under their own ck_spinlock
+ *     (wlock), counted in nw_recv / nw_send so that the message paths pay one
+ *     load, and only on a transition: a send whose admission found used == 0
+ *     (empty -> readable) reads nw_recv after the store-load fence it already
+ *     issues; a release that found used == cap (full -> writable) reads nw_send
+ *     after its seq_cst RMW. Non-zero: notify that list under wlock. The other
+ *     side is a seq_cst increment of the count at registration, then ready()'s
+ *     seq_cst load of `st` (Dekker): either the selector sees the admission /
+ *     release, or the sender / receiver sees the count. Close notifies both
+ *     lists under wlock, always. ready() decides by the same word as a try
+ *     (closed, used > 0, used < cap); where a receiver in flight makes it say
+ *     "not writable", that receiver's release is the full -> writable
+ *     transition, which notifies.
+ *   - Rendezvous: the lists are under `lock`, with sendq and recvq. A send (of
+ *     any kind) first pairs with a parked receiver, then claims a select's recv
+ *     case (chan_waiter_list_claim + chan_waiter_complete, both under the lock,
+ *     so unregister cannot cut in); a recv likewise with parked senders and
+ *     send cases, and only while open (a send case must not commit after
+ *     close). A sender that parks notifies wrecv, a receiver that parks wsend;
+ *     a select's case that registers notifies the poll fds on the other side
+ *     (selects there count it in their own ready()). ready() counts parked
+ *     counterparts and claimable waiters of other threads (S5).
+ *
+ * Batches. Bounded send_batch admits up to BATCH_CHUNK messages with one CAS
+ * (as many as there is room for), reserves their ring tickets in the same lock
+ * hold (consecutive: FIFO kept), waits once for its commit turn, commits them in
+ * a row and wakes once; unbounded likewise with one admission per chunk of
+ * nodes. recv_batch takes the first message as recv does, then dequeues what
+ * else is there and releases all of them with one RMW (one wake). Rendezvous
+ * batches pair with every waiting counterpart in one lock hold and fall back to
+ * the single operation (which parks) when none is left.
+ *
  * Weak spots: ck_ec wakes every waiter of a count at each wake (a thundering
  * herd when many senders or receivers are parked); ck_hp_fifo allocates one
  * node per unbounded message; ring commits are still ordered (a preempted
@@ -153,6 +194,7 @@
 
 #include "chanbench/chan_deadline.h"
 #include "chanbench/chan_impl.h"
+#include "chanbench/chan_waiter.h"
 
 /* ThreadSanitizer cannot see CK's inline-assembly atomics. Under TSan, the
  * synchronisation they provide is declared with acquire/release annotations
@@ -194,7 +236,8 @@ static _Thread_local _Atomic int tsan_fence_word;
 #define HP_THRESHOLD 64      /* retired nodes per thread before a hazard scan */
 #define RZ_SPIN 128          /* polls of a rendezvous waiter before it sleeps */
 #define RING_SPIN 64         /* polls for our ring commit turn before sleeping */
-#define RZ_LOCK_NAP_NS 20000 /* a rendezvous lock waiter's nap once spinning failed */
+#define RZ_LOCK_NAP_NS 20000 /* a spinlock waiter's nap once spinning failed */
+#define BATCH_CHUNK 64       /* messages per admission step / lock hold of a batch */
 
 /* ---- futex ---------------------------------------------------------------- */
 
@@ -363,6 +406,17 @@ struct ck_chan {
 	alignas(CACHELINE) ck_spinlock_fas_t lock;
 	bool closed;
 	struct rz_queue sendq, recvq;
+	/* Select and poll-fd waiters (chan_waiter.h) by the direction of their
+	 * case: under `lock` for rendezvous (a claim is one step with the parked
+	 * queues), under `wlock` for bounded and unbounded. */
+	struct chan_waiter_list wrecv, wsend;
+
+	/* Bounded and unbounded: how many waiters wrecv / wsend hold. Read by
+	 * every send / recv that changes readiness, written only when a waiter
+	 * comes or goes: a read-mostly line of its own. */
+	alignas(CACHELINE) _Atomic uint32_t nw_recv;
+	_Atomic uint32_t nw_send;
+	alignas(CACHELINE) ck_spinlock_fas_t wlock;
 };
 
 static inline struct ck_chan *as_ck(struct chan_base *b)
@@ -402,6 +456,7 @@ static chan_status ck_create(const struct chan_ops *ops, size_t cap, struct chan
 	ck_ec64_init(&c->not_empty, 0);
 	ck_ec64_init(&c->not_full, 0);
 	ck_spinlock_fas_init(&c->lock);
+	ck_spinlock_fas_init(&c->wlock);
 
 	if (cap == 0) {
 		c->kind = K_RENDEZVOUS;
@@ -460,38 +515,79 @@ static void ck_destroy(struct chan_base *b)
 
 /* ---- bounded and unbounded -------------------------------------------------- */
 
-/* Take one unit of `used`: CHAN_OK, CHAN_CLOSED, or CHAN_FULL (used == cap). */
-static chan_status admit(struct ck_chan *c)
+/* Take up to `want` (>= 1) units of `used` in one step: CHAN_OK with *got units
+ * (1..want, as many as there is room for) and *prev = `used` before, CHAN_CLOSED,
+ * or CHAN_FULL (used == cap). */
+static inline chan_status admit_n(struct ck_chan *c, uint64_t want, uint64_t *got,
+                                  uint64_t *prev)
 {
 	uint64_t s = atomic_load_explicit(&c->st, memory_order_acquire);
+	uint64_t k;
 	do {
 		if (st_closed(s))
 			return CHAN_CLOSED;
 		if (st_used(s) >= c->cap)
 			return CHAN_FULL;
+		k = c->cap - st_used(s);
+		if (k > want)
+			k = want;
 		/* acq_rel: ordered after the slot release we observed (ring room),
 		 * and before our ring ticket. */
-	} while (!atomic_compare_exchange_weak_explicit(&c->st, &s, s + ST_ONE, memory_order_acq_rel,
-	                                                memory_order_acquire));
+	} while (!atomic_compare_exchange_weak_explicit(&c->st, &s, s + k * ST_ONE,
+	                                                memory_order_acq_rel, memory_order_acquire));
+	*got = k;
+	*prev = st_used(s);
 	return CHAN_OK;
 }
 
-/* Give back one unit of `used` after a dequeue (or a failed unbounded send). */
-static void release(struct ck_chan *c)
+/* Take one unit of `used`: CHAN_OK, CHAN_CLOSED, or CHAN_FULL (used == cap).
+ * *prev is `used` before (0: this send makes the channel readable). */
+static inline chan_status admit(struct ck_chan *c, uint64_t *prev)
+{
+	uint64_t got;
+	return admit_n(c, 1, &got, prev);
+}
+
+static void spin_lock(ck_spinlock_fas_t *l);
+static void spin_unlock(ck_spinlock_fas_t *l);
+static void rz_lock(struct ck_chan *c);
+static void rz_unlock(struct ck_chan *c);
+
+/* Bounded and unbounded: tell the select / poll-fd waiters on l that their
+ * case may be ready (they re-check; a spurious notice costs a retry). */
+static void wl_notify(struct ck_chan *c, struct chan_waiter_list *l)
+{
+	spin_lock(&c->wlock);
+	chan_waiter_list_notify_all(l);
+	spin_unlock(&c->wlock);
+}
+
+/* Give back k units of `used` after k dequeues. */
+static void release_n(struct ck_chan *c, uint64_t k)
 {
 	/* acq_rel: our dequeue happens before the slot is seen free. */
-	uint64_t old = atomic_fetch_sub_explicit(&c->st, ST_ONE, memory_order_seq_cst);
-	/* The RMW above is seq_cst: it orders the release before the load of
-	 * send_waiters (pairs with the waiter's registration, see queue_send). */
-	if (c->kind == K_BOUNDED &&
-	    atomic_load_explicit(&c->send_waiters, memory_order_seq_cst) != 0)
-		ck_ec64_inc(&c->not_full, &ec_mode); /* publishes: a slot is free */
+	uint64_t old = atomic_fetch_sub_explicit(&c->st, k * ST_ONE, memory_order_seq_cst);
+	/* The RMW above is seq_cst: it orders the release before the loads of
+	 * send_waiters and nw_send (pair with the waiters' registrations, see
+	 * queue_send and ck_register_waiter). */
+	if (c->kind == K_BOUNDED) {
+		if (atomic_load_explicit(&c->send_waiters, memory_order_seq_cst) != 0)
+			ck_ec64_inc(&c->not_full, &ec_mode); /* publishes: a slot is free */
+		/* Select: only the full -> not full transition is announced (a
+		 * selector checks ready() after registering, so it cannot miss
+		 * an earlier one). */
+		if (st_used(old) == c->cap &&
+		    atomic_load_explicit(&c->nw_send, memory_order_seq_cst) != 0)
+			wl_notify(c, &c->wsend);
+	}
 	if (st_closed(old))
 		ck_ec64_inc(&c->not_empty, &ec_mode); /* publishes: in-flight count fell */
 }
 
-static void rz_lock(struct ck_chan *c);
-static void rz_unlock(struct ck_chan *c);
+static inline void release(struct ck_chan *c)
+{
+	release_n(c, 1);
+}
 
 /* Reserve the next ring slot (ck_ring_enqueue_mpmc's first half). Precondition:
  * the sender is admitted and holds c->lock, so that admission order is ticket
@@ -506,14 +602,13 @@ static void **ring_reserve(struct ck_chan *c, unsigned int *ticket)
 	return slot;
 }
 
-/* Fill a reserved slot and commit it (the second half), outside the lock. */
-static void ring_commit(struct ck_chan *c, void **slot, unsigned int ticket, uintptr_t msg)
+/* Wait until every ticket before `ticket` has committed (outside the lock). */
+static void ring_wait_turn(struct ck_chan *c, unsigned int ticket)
 {
-	ck_pr_store_ptr(slot, (void *)msg); /* published by the commit's store fence */
-	/* Commits happen in ticket order: wait until every earlier ticket has
-	 * committed. The holder of the previous ticket may be preempted (more
-	 * threads than cores): after a short spin, sleep until p_tail moves rather
-	 * than burn the time slice, as ck_ring's own commit loop would. */
+	/* Commits happen in ticket order. The holder of the previous ticket may
+	 * be preempted (more threads than cores): after a short spin, sleep until
+	 * p_tail moves rather than burn the time slice, as ck_ring's own commit
+	 * loop would. */
 	unsigned int tail;
 	for (unsigned int i = 0; (tail = ck_pr_load_uint(&c->ring.p_tail)) != ticket; i++) {
 		if (i < RING_SPIN) {
@@ -526,8 +621,59 @@ static void ring_commit(struct ck_chan *c, void **slot, unsigned int ticket, uin
 		futex_wait_until(&c->ring.p_tail, tail, NULL);
 		atomic_fetch_sub_explicit(&c->commit_waiters, 1, memory_order_relaxed);
 	}
+}
+
+/* Bounded, after admission failed with FULL, c->lock held: whether a receiver
+ * is between its dequeue and its release, so that `used` == cap over-counts
+ * and the channel is not full in the linearized order (see "Linearization").
+ * p_head cannot move (reservations happen under c->lock), and nobody is
+ * admitted without a reservation; `used` is read before c_head, so a receiver
+ * that dequeued before that read is counted out of p_head - c_head. A later
+ * dequeue can only make this say true spuriously (the caller looks again). */
+static inline bool recv_in_flight(struct ck_chan *c)
+{
+	uint64_t used = st_used(atomic_load_explicit(&c->st, memory_order_seq_cst));
+	unsigned int queued = ck_pr_load_uint(&c->ring.p_head) - ck_pr_load_uint(&c->ring.c_head);
+	return used > queued;
+}
+
+/* Wait out an operation in flight that finishes without blocking: poll, then
+ * yield to it in case it was preempted. */
+static inline void in_flight_pause(unsigned int *polls)
+{
+	if (++*polls < RING_SPIN)
+		ck_pr_stall();
+	else
+		sched_yield();
+}
+
+/* Fill a reserved slot and commit it (the second half), outside the lock. */
+static void ring_commit(struct ck_chan *c, void **slot, unsigned int ticket, uintptr_t msg)
+{
+	ck_pr_store_ptr(slot, (void *)msg); /* published by the commit's store fence */
+	ring_wait_turn(c, ticket);
 	TSAN_RELEASE(&c->ring);
 	ck_ring_enqueue_commit_mpmc(&c->ring, ticket); /* our turn: returns at once */
+}
+
+/* After a send's entries are in the queue: wake what waits for them. prev is
+ * `used` before the send's admission. */
+static inline void sent_wake(struct ck_chan *c, uint64_t prev)
+{
+	/* Store-load fence: the entry (p_tail / tail link) is visible before we
+	 * read the waiter counts; pairs with the waiters' seq_cst registrations
+	 * (store-buffering: each side stores, fences, loads). The admission RMW
+	 * precedes it too: a selector that registered (seq_cst) and then found
+	 * used == 0 in ready() is seen in nw_recv here. */
+	STORE_LOAD_FENCE();
+	if (atomic_load_explicit(&c->recv_waiters, memory_order_relaxed) != 0)
+		ck_ec64_inc(&c->not_empty, &ec_mode); /* publishes: the entry is in the queue */
+	if (c->kind == K_BOUNDED &&
+	    atomic_load_explicit(&c->commit_waiters, memory_order_relaxed) != 0)
+		futex_wake(&c->ring.p_tail, INT_MAX);
+	/* Select: only the empty -> non-empty transition is announced. */
+	if (prev == 0 && atomic_load_explicit(&c->nw_recv, memory_order_relaxed) != 0)
+		wl_notify(c, &c->wrecv);
 }
 
 static chan_status queue_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl)
@@ -545,28 +691,38 @@ static chan_status queue_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl
 	}
 	void **slot = NULL;
 	unsigned int ticket = 0;
+	uint64_t prev = 0;
+	unsigned int inflight_polls = 0;
 	bool registered = false;
 	chan_status st;
 	for (;;) {
 		/* Snapshot before the check (acquire): a release after the check
 		 * changes the count we wait on. */
 		uint64_t seen = ck_ec64_value(&c->not_full);
+		bool recv_busy = false;
 		if (c->kind == K_BOUNDED) {
 			/* Admission and ticket in one step (c->lock), so that two
 			 * senders' admission order is their FIFO order. */
 			rz_lock(c);
-			st = admit(c);
+			st = admit(c, &prev);
 			if (st == CHAN_OK)
 				slot = ring_reserve(c, &ticket);
+			else if (st == CHAN_FULL)
+				recv_busy = recv_in_flight(c);
 			rz_unlock(c);
 		} else {
-			st = admit(c);
+			st = admit(c, &prev);
 		}
-		if (st == CHAN_OK)
+		if (st == CHAN_OK || st == CHAN_CLOSED)
 			break;
-		if (st == CHAN_CLOSED || chan_deadline_passed(dl)) {
-			if (st != CHAN_CLOSED)
-				st = chan_deadline_fail(dl, CHAN_FULL);
+		if (chan_deadline_passed(dl)) {
+			/* FULL / TIMEOUT only if no receiver is in flight: its
+			 * release is imminent and the slot is logically free. */
+			if (recv_busy) {
+				in_flight_pause(&inflight_polls);
+				continue;
+			}
+			st = chan_deadline_fail(dl, CHAN_FULL);
 			break;
 		}
 		if (!registered) {
@@ -595,15 +751,7 @@ static chan_status queue_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl
 		TSAN_RELEASE(&hp_domain);
 		ck_hp_clear(rec); /* pin nothing between operations */
 	}
-	/* Store-load fence: the entry (p_tail / tail link) is visible before we
-	 * read the waiter counts; pairs with the waiters' seq_cst registrations
-	 * (store-buffering: each side stores, fences, loads). */
-	STORE_LOAD_FENCE();
-	if (atomic_load_explicit(&c->recv_waiters, memory_order_relaxed) != 0)
-		ck_ec64_inc(&c->not_empty, &ec_mode); /* publishes: the entry is in the queue */
-	if (c->kind == K_BOUNDED &&
-	    atomic_load_explicit(&c->commit_waiters, memory_order_relaxed) != 0)
-		futex_wake(&c->ring.p_tail, INT_MAX);
+	sent_wake(c, prev);
 	return CHAN_OK;
 }
 
@@ -634,7 +782,11 @@ static bool queue_take(struct ck_chan *c, uintptr_t *msg, chan_status *err)
 	return true;
 }
 
-static chan_status queue_recv(struct ck_chan *c, uintptr_t *msg, chan_deadline dl)
+/* Receive into msgs[0..n): wait as a recv for the first message, then take
+ * whatever else is queued at once (recv_batch); *got is how many. All are
+ * released in one step. */
+static inline chan_status queue_recv_n(struct ck_chan *c, uintptr_t *msgs, size_t n, size_t *got,
+                                       chan_deadline dl)
 {
 	unsigned int inflight_polls = 0;
 	bool registered = false;
@@ -643,8 +795,13 @@ static chan_status queue_recv(struct ck_chan *c, uintptr_t *msg, chan_deadline d
 		/* Snapshot before the check (acquire), as in queue_send. */
 		uint64_t seen = ck_ec64_value(&c->not_empty);
 		st = CHAN_OK;
-		if (queue_take(c, msg, &st)) {
-			release(c);
+		if (queue_take(c, &msgs[0], &st)) {
+			size_t k = 1;
+			/* (This thread's hazard record exists now: no ENOMEM.) */
+			while (k < n && queue_take(c, &msgs[k], &st))
+				k++;
+			release_n(c, k);
+			*got = k;
 			break;
 		}
 		if (st != CHAN_OK)
@@ -669,10 +826,7 @@ static chan_status queue_recv(struct ck_chan *c, uintptr_t *msg, chan_deadline d
 				 * receiver that has not released yet, finishes without
 				 * blocking: wait it out, yielding to it if it was
 				 * preempted, then look again. */
-				if (++inflight_polls < RING_SPIN)
-					ck_pr_stall();
-				else
-					sched_yield();
+				in_flight_pause(&inflight_polls);
 				continue;
 			}
 			st = chan_deadline_fail(dl, CHAN_EMPTY);
@@ -696,13 +850,122 @@ static chan_status queue_recv(struct ck_chan *c, uintptr_t *msg, chan_deadline d
 	return st;
 }
 
+static chan_status queue_recv(struct ck_chan *c, uintptr_t *msg, chan_deadline dl)
+{
+	size_t got;
+	return queue_recv_n(c, msg, 1, &got, dl);
+}
+
+/* send_batch, bounded: each round admits as many messages as there is room
+ * for (up to BATCH_CHUNK) with one admission CAS, reserves their ring slots in
+ * the same lock hold (consecutive tickets: admission order stays FIFO order),
+ * waits once for its commit turn, commits them in a row and wakes once. When
+ * no room is left it waits as queue_send does. */
+static chan_status bounded_send_batch(struct ck_chan *c, const uintptr_t *msgs, size_t n,
+                                      size_t *done, chan_deadline dl)
+{
+	size_t sent = 0;
+	unsigned int inflight_polls = 0;
+	bool registered = false;
+	chan_status st = CHAN_OK;
+	while (sent < n) {
+		uint64_t seen = ck_ec64_value(&c->not_full); /* before the check, as in queue_send */
+		bool recv_busy = false;
+		void **slot[BATCH_CHUNK];
+		unsigned int ticket[BATCH_CHUNK];
+		uint64_t want = n - sent < BATCH_CHUNK ? (uint64_t)(n - sent) : BATCH_CHUNK;
+		uint64_t k = 0, prev = 0;
+		rz_lock(c);
+		st = admit_n(c, want, &k, &prev);
+		if (st == CHAN_OK)
+			for (uint64_t i = 0; i < k; i++)
+				slot[i] = ring_reserve(c, &ticket[i]);
+		else if (st == CHAN_FULL)
+			recv_busy = recv_in_flight(c);
+		rz_unlock(c);
+		if (st == CHAN_OK) {
+			for (uint64_t i = 0; i < k; i++)
+				ck_pr_store_ptr(slot[i], (void *)msgs[sent + i]);
+			ring_wait_turn(c, ticket[0]);
+			TSAN_RELEASE(&c->ring);
+			/* Each commit moves p_tail to the next ticket, ours too: every
+			 * one returns at once. */
+			for (uint64_t i = 0; i < k; i++)
+				ck_ring_enqueue_commit_mpmc(&c->ring, ticket[i]);
+			sent += k;
+			sent_wake(c, prev);
+			continue;
+		}
+		if (st == CHAN_CLOSED)
+			break;
+		if (chan_deadline_passed(dl)) {
+			if (recv_busy) { /* as in queue_send */
+				in_flight_pause(&inflight_polls);
+				continue;
+			}
+			st = chan_deadline_fail(dl, CHAN_FULL);
+			break;
+		}
+		if (!registered) {
+			atomic_fetch_add_explicit(&c->send_waiters, 1, memory_order_seq_cst);
+			registered = true;
+			continue;
+		}
+		struct timespec ts;
+		(void)ck_ec64_wait(&c->not_full, &ec_mode, seen, dl_timespec(dl, &ts));
+	}
+	if (registered)
+		atomic_fetch_sub_explicit(&c->send_waiters, 1, memory_order_relaxed);
+	*done = sent;
+	return sent == n ? CHAN_OK : st;
+}
+
+/* send_batch, unbounded: never waits. Each round allocates up to BATCH_CHUNK
+ * nodes (before admission: an admitted send must not fail), admits them with
+ * one CAS, enqueues them and wakes once. */
+static chan_status unbounded_send_batch(struct ck_chan *c, const uintptr_t *msgs, size_t n,
+                                        size_t *done)
+{
+	ck_hp_record_t *rec = hp_record();
+	size_t sent = 0;
+	chan_status st = rec != NULL ? CHAN_OK : CHAN_ENOMEM;
+	while (st == CHAN_OK && sent < n) {
+		ck_hp_fifo_entry_t *node[BATCH_CHUNK];
+		size_t want = n - sent < BATCH_CHUNK ? n - sent : BATCH_CHUNK;
+		size_t m = 0;
+		while (m < want && (node[m] = malloc(sizeof *node[m])) != NULL)
+			m++;
+		if (m == 0) {
+			st = CHAN_ENOMEM;
+			break;
+		}
+		uint64_t k = 0, prev = 0;
+		st = admit_n(c, m, &k, &prev); /* k == m: `used` never reaches cap */
+		if (st != CHAN_OK) {
+			while (m > 0)
+				free(node[--m]);
+			break;
+		}
+		for (size_t i = 0; i < m; i++) {
+			TSAN_RELEASE(&c->fifo);
+			ck_hp_fifo_enqueue_mpmc(rec, &c->fifo, node[i], (void *)msgs[sent + i]);
+		}
+		TSAN_RELEASE(&hp_domain);
+		ck_hp_clear(rec);
+		sent += m;
+		sent_wake(c, prev);
+	}
+	*done = sent;
+	return sent == n ? CHAN_OK : st;
+}
+
 /* ---- rendezvous --------------------------------------------------------------- */
 
-static void rz_lock(struct ck_chan *c)
+static void spin_lock(ck_spinlock_fas_t *l)
 {
 	ck_backoff_t backoff = CK_BACKOFF_INITIALIZER;
 	unsigned int tries = 0;
-	while (!ck_spinlock_fas_trylock(&c->lock)) {
+	while (!ck_spinlock_fas_trylock(l)) {
 		/* Back off, then nap: the holder may be preempted (more threads
 		 * than cores). A nap, not sched_yield: CFS may hand the CPU straight
 		 * back to a yielding waiter and starve the holder. */
@@ -710,17 +973,27 @@ static void rz_lock(struct ck_chan *c)
 			ck_backoff_eb(&backoff);
 		} else {
 			struct timespec nap = {0, RZ_LOCK_NAP_NS};
-			(void)syscall(SYS_futex, &c->lock.value, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 1u,
-			              &nap, NULL, 0);
+			(void)syscall(SYS_futex, &l->value, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 1u, &nap,
+			              NULL, 0);
 		}
 	}
-	TSAN_ACQUIRE(&c->lock);
+	TSAN_ACQUIRE(l);
+}
+
+static void spin_unlock(ck_spinlock_fas_t *l)
+{
+	TSAN_RELEASE(l);
+	ck_spinlock_fas_unlock(l);
+}
+
+static void rz_lock(struct ck_chan *c)
+{
+	spin_lock(&c->lock);
 }
 
 static void rz_unlock(struct ck_chan *c)
 {
-	TSAN_RELEASE(&c->lock);
-	ck_spinlock_fas_unlock(&c->lock);
+	spin_unlock(&c->lock);
 }
 
 static void rz_push(struct rz_queue *q, struct rz_waiter *w)
@@ -790,6 +1063,53 @@ static enum rz_state rz_park(struct ck_chan *c, struct rz_queue *q, struct rz_wa
 	return (enum rz_state)s;
 }
 
+/* Hand msg to a counterpart without waiting: a parked receiver (its futex word
+ * goes to *wake, to be woken after the unlock; else *wake is left alone) or a
+ * select's recv case (claimed and completed here, under the lock, so that its
+ * unregister cannot cut in). Precondition: c->lock held, not closed. */
+static inline bool rz_give(struct ck_chan *c, uintptr_t msg, const uint32_t **wake)
+{
+	struct rz_waiter *r = rz_pop(&c->recvq);
+	if (r != NULL) {
+		r->msg = msg;
+		rz_settle(r, RZ_DONE);
+		*wake = (const uint32_t *)(void *)&r->state;
+		return true;
+	}
+	if (c->wrecv.head != NULL) {
+		struct chan_waiter *w = chan_waiter_list_claim(&c->wrecv);
+		if (w != NULL) {
+			chan_waiter_complete(w, msg);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Take a value from a counterpart without waiting: a parked sender or a
+ * select's send case; as rz_give. Precondition: c->lock held, not closed
+ * (closed empties sendq, and a select's send case must not commit after
+ * close: it reports CLOSED). */
+static inline bool rz_take(struct ck_chan *c, uintptr_t *msg, const uint32_t **wake)
+{
+	struct rz_waiter *s = rz_pop(&c->sendq);
+	if (s != NULL) {
+		*msg = s->msg;
+		rz_settle(s, RZ_DONE);
+		*wake = (const uint32_t *)(void *)&s->state;
+		return true;
+	}
+	if (c->wsend.head != NULL) {
+		struct chan_waiter *w = chan_waiter_list_claim(&c->wsend);
+		if (w != NULL) {
+			*msg = w->msg;
+			chan_waiter_complete(w, 0);
+			return true;
+		}
+	}
+	return false;
+}
+
 static chan_status rz_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl)
 {
 	rz_lock(c);
@@ -797,12 +1117,11 @@ static chan_status rz_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl)
 		rz_unlock(c);
 		return CHAN_CLOSED;
 	}
-	struct rz_waiter *r = rz_pop(&c->recvq);
-	if (r != NULL) {
-		r->msg = msg;
-		rz_settle(r, RZ_DONE);
+	const uint32_t *wake = NULL;
+	if (rz_give(c, msg, &wake)) {
 		rz_unlock(c);
-		futex_wake((const uint32_t *)(void *)&r->state, 1);
+		if (wake != NULL)
+			futex_wake(wake, 1);
 		return CHAN_OK;
 	}
 	if (chan_deadline_passed(dl)) {
@@ -812,6 +1131,9 @@ static chan_status rz_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl)
 	struct rz_waiter w = {.msg = msg};
 	atomic_init(&w.state, RZ_PENDING);
 	rz_push(&c->sendq, &w);
+	/* A recv would not block now: tell the selects and poll fds waiting for
+	 * that (a select's retry then takes our value). */
+	chan_waiter_list_notify_all(&c->wrecv);
 	rz_unlock(c);
 	switch (rz_park(c, &c->sendq, &w, dl)) {
 	case RZ_DONE: return CHAN_OK;
@@ -824,17 +1146,16 @@ static chan_status rz_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl)
 static chan_status rz_recv(struct ck_chan *c, uintptr_t *msg, chan_deadline dl)
 {
 	rz_lock(c);
-	struct rz_waiter *s = rz_pop(&c->sendq);
-	if (s != NULL) {
-		*msg = s->msg;
-		rz_settle(s, RZ_DONE);
-		rz_unlock(c);
-		futex_wake((const uint32_t *)(void *)&s->state, 1);
-		return CHAN_OK;
-	}
 	if (c->closed) {
 		rz_unlock(c);
-		return CHAN_CLOSED;
+		return CHAN_CLOSED; /* closed implies sendq is empty */
+	}
+	const uint32_t *wake = NULL;
+	if (rz_take(c, msg, &wake)) {
+		rz_unlock(c);
+		if (wake != NULL)
+			futex_wake(wake, 1);
+		return CHAN_OK;
 	}
 	if (chan_deadline_passed(dl)) {
 		rz_unlock(c);
@@ -843,6 +1164,7 @@ static chan_status rz_recv(struct ck_chan *c, uintptr_t *msg, chan_deadline dl)
 	struct rz_waiter w = {.msg = 0};
 	atomic_init(&w.state, RZ_PENDING);
 	rz_push(&c->recvq, &w);
+	chan_waiter_list_notify_all(&c->wsend); /* a send would not block now */
 	rz_unlock(c);
 	switch (rz_park(c, &c->recvq, &w, dl)) {
 	case RZ_DONE: *msg = w.msg; return CHAN_OK;
@@ -860,6 +1182,173 @@ static void rz_close_queue(struct rz_queue *q)
 		rz_settle(w, RZ_CLOSED);
 		futex_wake((const uint32_t *)(void *)&w->state, 1);
 	}
+}
+
+/* send_batch, rendezvous: hand values to every counterpart already waiting in
+ * one lock hold (waking the parked ones after it), then send the next value
+ * the single way (it parks, or fails), and repeat. */
+static chan_status rz_send_batch(struct ck_chan *c, const uintptr_t *msgs, size_t n, size_t *done,
+                                 chan_deadline dl)
+{
+	size_t sent = 0;
+	chan_status st = CHAN_OK;
+	while (sent < n) {
+		const uint32_t *wake[BATCH_CHUNK];
+		size_t nwake = 0, given = 0;
+		rz_lock(c);
+		if (c->closed) {
+			rz_unlock(c);
+			st = CHAN_CLOSED;
+			break;
+		}
+		while (sent + given < n && given < BATCH_CHUNK) {
+			const uint32_t *w = NULL;
+			if (!rz_give(c, msgs[sent + given], &w))
+				break;
+			given++;
+			if (w != NULL)
+				wake[nwake++] = w;
+		}
+		rz_unlock(c);
+		for (size_t i = 0; i < nwake; i++)
+			futex_wake(wake[i], 1);
+		sent += given;
+		if (given == BATCH_CHUNK || sent == n)
+			continue;
+		st = rz_send(c, msgs[sent], dl);
+		if (st != CHAN_OK)
+			break;
+		sent++;
+	}
+	*done = sent;
+	return st;
+}
+
+/* Take up to n values from counterparts already waiting, without waiting. */
+static size_t rz_take_ready(struct ck_chan *c, uintptr_t *msgs, size_t n)
+{
+	size_t got = 0;
+	for (;;) {
+		const uint32_t *wake[BATCH_CHUNK];
+		size_t nwake = 0, k = 0;
+		rz_lock(c);
+		if (!c->closed) {
+			while (got + k < n && k < BATCH_CHUNK) {
+				const uint32_t *w = NULL;
+				if (!rz_take(c, &msgs[got + k], &w))
+					break;
+				k++;
+				if (w != NULL)
+					wake[nwake++] = w;
+			}
+		}
+		rz_unlock(c);
+		for (size_t i = 0; i < nwake; i++)
+			futex_wake(wake[i], 1);
+		got += k;
+		if (k < BATCH_CHUNK || got == n)
+			return got;
+	}
+}
+
+/* recv_batch, rendezvous: whatever counterparts wait now; if none, one recv
+ * the single way (it parks, or fails), then whatever waits after it. */
+static chan_status rz_recv_batch(struct ck_chan *c, uintptr_t *msgs, size_t n, size_t *done,
+                                 chan_deadline dl)
+{
+	size_t got = rz_take_ready(c, msgs, n);
+	if (got == 0) {
+		chan_status st = rz_recv(c, &msgs[0], dl);
+		if (st != CHAN_OK) {
+			*done = 0;
+			return st;
+		}
+		got = 1;
+		if (n > 1)
+			got += rz_take_ready(c, msgs + 1, n - 1);
+	}
+	*done = got;
+	return CHAN_OK;
+}
+
+/* ---- select and poll-fd waiters (chan_waiter.h) ------------------------------- */
+
+/* Notify only the observers (poll fds) on l. */
+static void notify_observers(struct chan_waiter_list *l)
+{
+	for (struct chan_waiter *w = l->head; w; w = w->next)
+		if (w->flags & CHAN_WAITER_OBSERVE)
+			chan_waiter_notify(w);
+}
+
+static chan_status ck_register_waiter(struct chan_base *b, struct chan_waiter *w)
+{
+	struct ck_chan *c = as_ck(b);
+	bool recv = w->dir == CHAN_DIR_RECV;
+	if (c->kind == K_RENDEZVOUS) {
+		rz_lock(c);
+		chan_waiter_list_push(recv ? &c->wrecv : &c->wsend, w);
+		/* A select's case is a counterpart that a try on the other side
+		 * can claim: tell the poll fds watching that side. Selects there
+		 * need no nudge: each checks ready() after its own registration,
+		 * and ready() counts this waiter. */
+		if (!(w->flags & CHAN_WAITER_OBSERVE))
+			notify_observers(recv ? &c->wsend : &c->wrecv);
+		rz_unlock(c);
+		return CHAN_OK;
+	}
+	spin_lock(&c->wlock);
+	chan_waiter_list_push(recv ? &c->wrecv : &c->wsend, w);
+	/* seq_cst RMW, then the caller's ready() loads st (seq_cst): a send's
+	 * admission (release's RMW) is seen there, or the sender (releaser) sees
+	 * this count after its store-load fence (seq_cst RMW) and notifies
+	 * (Dekker; see sent_wake and release_n). */
+	atomic_fetch_add_explicit(recv ? &c->nw_recv : &c->nw_send, 1, memory_order_seq_cst);
+	spin_unlock(&c->wlock);
+	return CHAN_OK;
+}
+
+static void ck_unregister_waiter(struct chan_base *b, struct chan_waiter *w)
+{
+	struct ck_chan *c = as_ck(b);
+	bool recv = w->dir == CHAN_DIR_RECV;
+	struct chan_waiter_list *l = recv ? &c->wrecv : &c->wsend;
+	if (c->kind == K_RENDEZVOUS) {
+		rz_lock(c);
+		chan_waiter_list_remove(l, w); /* a claim may have unlinked it already */
+		rz_unlock(c);
+		return;
+	}
+	spin_lock(&c->wlock);
+	if (w->impl == l) {
+		chan_waiter_list_remove(l, w);
+		atomic_fetch_sub_explicit(recv ? &c->nw_recv : &c->nw_send, 1, memory_order_relaxed);
+	}
+	spin_unlock(&c->wlock);
+}
+
+static int ck_ready(struct chan_base *b, int dir)
+{
+	struct ck_chan *c = as_ck(b);
+	if (c->kind == K_RENDEZVOUS) {
+		/* A parked counterpart, or a select's case of another thread that
+		 * a try could claim (chan_waiter_claimable skips our own: S5). */
+		rz_lock(c);
+		bool r = c->closed ||
+		         (dir == CHAN_DIR_RECV
+		              ? c->sendq.head != NULL || chan_waiter_list_has_claimable(&c->wsend)
+		              : c->recvq.head != NULL || chan_waiter_list_has_claimable(&c->wrecv));
+		rz_unlock(c);
+		return r;
+	}
+	/* seq_cst: the load half of register_waiter's Dekker pattern. By the
+	 * linearization rule (a send counts from its admission, a recv until its
+	 * release), `used` is what a try decides by: a try_recv with used > 0
+	 * waits out an in-flight sender rather than report EMPTY. */
+	uint64_t s = atomic_load_explicit(&c->st, memory_order_seq_cst);
+	if (st_closed(s))
+		return 1;
+	return dir == CHAN_DIR_RECV ? st_used(s) > 0 : st_used(s) < c->cap;
 }
 
 /* ---- the ops table ------------------------------------------------------------ */
@@ -885,6 +1374,8 @@ static chan_status ck_close(struct chan_base *b)
 		c->closed = true;
 		rz_close_queue(&c->recvq);
 		rz_close_queue(&c->sendq); /* senders keep their values */
+		chan_waiter_list_notify_all(&c->wrecv);
+		chan_waiter_list_notify_all(&c->wsend);
 		rz_unlock(c);
 		return was ? CHAN_ALREADY_CLOSED : CHAN_OK;
 	}
@@ -895,7 +1386,38 @@ static chan_status ck_close(struct chan_base *b)
 		return CHAN_ALREADY_CLOSED;
 	ck_ec64_inc(&c->not_empty, &ec_mode); /* publishes: closed (to receivers) */
 	ck_ec64_inc(&c->not_full, &ec_mode);  /* publishes: closed (to senders) */
+	/* Always, under wlock: a waiter registered before this lock hold is
+	 * notified here; one registered after it sees the closed bit in
+	 * ready() (its registration's lock hold follows ours). */
+	spin_lock(&c->wlock);
+	chan_waiter_list_notify_all(&c->wrecv);
+	chan_waiter_list_notify_all(&c->wsend);
+	spin_unlock(&c->wlock);
 	return CHAN_OK;
+}
+
+static chan_status ck_send_batch(struct chan_base *b, const uintptr_t *msgs, size_t n,
+                                 size_t *done, chan_deadline dl)
+{
+	struct ck_chan *c = as_ck(b);
+	switch (c->kind) {
+	case K_RENDEZVOUS: return rz_send_batch(c, msgs, n, done, dl);
+	case K_BOUNDED: return bounded_send_batch(c, msgs, n, done, dl);
+	case K_UNBOUNDED: break;
+	}
+	return unbounded_send_batch(c, msgs, n, done);
+}
+
+static chan_status ck_recv_batch(struct chan_base *b, uintptr_t *msgs, size_t n, size_t *done,
+                                 chan_deadline dl)
+{
+	struct ck_chan *c = as_ck(b);
+	if (c->kind == K_RENDEZVOUS)
+		return rz_recv_batch(c, msgs, n, done, dl);
+	size_t got = 0;
+	chan_status st = queue_recv_n(c, msgs, n, &got, dl);
+	*done = st == CHAN_OK ? got : 0;
+	return st;
 }
 
 static size_t ck_len(struct chan_base *b)
@@ -912,11 +1434,16 @@ const struct chan_ops chan_ck_ops = {
 	.name = "ck",
 	.description = "ConcurrencyKit: ck_ring (bounded), ck_hp_fifo + hazard pointers (unbounded), "
 	               "ck_ec futex event counts for blocking, spinlocked hand-off queues (rendezvous)",
-	.caps = CHAN_CAPS_FULL,
+	.caps = CHAN_CAPS_FULL | CHAN_CAP_SELECT | CHAN_CAP_BATCH,
 	.create = ck_create,
 	.destroy = ck_destroy,
 	.send = ck_send,
 	.recv = ck_recv,
 	.close = ck_close,
 	.len = ck_len,
+	.register_waiter = ck_register_waiter,
+	.unregister_waiter = ck_unregister_waiter,
+	.ready = ck_ready,
+	.send_batch = ck_send_batch,
+	.recv_batch = ck_recv_batch,
 };
