@@ -54,7 +54,7 @@ def test_BT1_concurrent_batches_exactly_once_in_order(impl, make, cap):
     """Three producers send their streams in batches of random sizes, three
     consumers receive in batches of random sizes: every value exactly once, each
     consumer sees each producer's values in order, every batch 1..n."""
-    need(impl, Caps.MPMC, Caps.CLOSE)
+    need(impl, Caps.MPMC, Caps.CLOSE, Caps.BLOCKING)
     ch = make(cap)
     P, C, M = 3, 3, 3000
 
@@ -128,7 +128,7 @@ def test_BT1_send_batch_timeout_sends_a_prefix(impl, lib, make, cap):
 def test_BT1_send_batch_close_reports_the_prefix(impl, make, cap):
     """A blocked send_batch woken by close returns CLOSED with done = what was
     received or buffered; the rest is the caller's."""
-    need(impl, Caps.CLOSE)
+    need(impl, Caps.CLOSE, Caps.BLOCKING, Caps.TIMED, Caps.LEN)
     ch = make(cap)
     vals = words(10, 1)
     h = spawn(ch.send_batch, vals)
@@ -150,7 +150,7 @@ def test_BT1_send_batch_close_reports_the_prefix(impl, make, cap):
 @pytest.mark.prop("BT1")
 @pytest.mark.parametrize("cap", [4, 16, UNBOUNDED], ids=cap_id)
 def test_BT1_recv_batch_takes_what_is_ready(impl, lib, make, cap):
-    need(impl, Caps.TIMED, Caps.CLOSE)
+    need(impl, Caps.TIMED, Caps.CLOSE, Caps.BLOCKING)
     ch = make(cap)
     assert ch.recv_batch(8, NOWAIT)[::2] == (Status.EMPTY, 0)
     assert ch.recv_batch(8, lib.deadline_after(0.05))[::2] == (Status.TIMEOUT, 0)
@@ -175,7 +175,7 @@ def test_BT1_recv_batch_takes_what_is_ready(impl, lib, make, cap):
 
 @pytest.mark.prop("BT1")
 def test_BT1_recv_batch_rendezvous_takes_parked_senders(impl, make):
-    need(impl, Caps.MPMC)
+    need(impl, Caps.MPMC, Caps.BLOCKING)
     ch = make(0)
     assert ch.recv_batch(4, NOWAIT)[::2] == (Status.EMPTY, 0)
     vals = words(6, 4)
