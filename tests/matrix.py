@@ -41,6 +41,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 
 # The catalogue: CONFORMANCE.md's ids with a one-line title each, in its order, plus
@@ -128,6 +129,12 @@ def _kind_impl_names():
         return []
 
 
+def peers_matrix_dir():
+    import chanlib
+
+    return os.path.join(chanlib.build_dir(), "conformance-peers")
+
+
 class ConformanceMatrix:
     def __init__(self, config, outdir, impl_names):
         self.config = config
@@ -139,6 +146,13 @@ class ConformanceMatrix:
         self.kind_names = sorted(_kind_impl_names(), key=len, reverse=True)
         self.tests = {}  # nodeid -> {"impl", "props", "outcome"}
         self.written = None
+        # tests/test_peers.py runs the suite on each peer adapter in a child pytest
+        # that writes its matrix to <build>/conformance-peers/<adapter>/; their rows
+        # join this one.
+        # (A child run itself, CHANBENCH_PEER_CHILD set, neither clears nor merges.)
+        self.peers_dir = None if os.environ.get("CHANBENCH_PEER_CHILD") else peers_matrix_dir()
+        if self.peers_dir:
+            shutil.rmtree(self.peers_dir, ignore_errors=True)  # no stale rows from an earlier run
 
     # --- attribution -------------------------------------------------------
     def _attribute(self, report):
@@ -208,6 +222,7 @@ class ConformanceMatrix:
             impls[impl] = {p: self.verdict(o) for p, o in sorted(props.items(), key=lambda kv: prop_sort_key(kv[0]))}
         harness = impls.pop(HARNESS, {})
         harness_failures = failures.pop(HARNESS, {})
+        peers = self._peer_rows(impls, failures)
         for f in failures.values():
             for ids in f.values():
                 ids.sort()
@@ -217,8 +232,30 @@ class ConformanceMatrix:
             "failures": failures,
             "harness": harness,
             "harness_failures": harness_failures,
+            "peer_adapters": peers,
             "run": self._run_info(),
         }
+
+    def _peer_rows(self, impls, failures):
+        """Merge the rows the peer adapters' child runs wrote; their names, sorted."""
+        names = []
+        if not self.peers_dir or not os.path.isdir(self.peers_dir):
+            return names
+        for name in sorted(os.listdir(self.peers_dir)):
+            path = os.path.join(self.peers_dir, name, "matrix.json")
+            try:
+                with open(path) as f:
+                    child = json.load(f)
+            except (OSError, ValueError):
+                continue
+            row = child.get("implementations", {}).get(name)
+            if not row or name in impls:
+                continue
+            impls[name] = row
+            if child.get("failures", {}).get(name):
+                failures[name] = child["failures"][name]
+            names.append(name)
+        return names
 
     def _run_info(self):
         info = {
@@ -256,6 +293,10 @@ class ConformanceMatrix:
             lines.append("")
         else:
             lines += ["No per-implementation property was tested.", ""]
+        if m.get("peer_adapters"):
+            lines += ["Peer adapters (" + ", ".join(m["peer_adapters"]) + "): rows from tests/test_peers.py, "
+                      "which runs the suite on each adapter; a FAIL there is where that library differs "
+                      "from the contract (tests/test_peers.py KNOWN_DEVIATIONS says why).", ""]
         if m.get("harness"):
             lines += ["Harness (not per implementation):", "", "| property | result |", "|---|---|"]
             for p, v in m["harness"].items():

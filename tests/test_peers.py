@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pytest
 
+import matrix as conformance_matrix
 from chanlib import Caps
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,11 +121,12 @@ def test_adapter_smoke(name):
 
 @pytest.mark.timeout(CONFORMANCE_TIMEOUT + 60)
 @pytest.mark.parametrize("name", sorted(ADAPTERS))
-def test_adapter_conformance(name, tmp_path):
+def test_adapter_conformance(name):
     so = _plugin(name)
     registered, caps = _caps(so)
     assert registered == name, f"{so.name} registers as {registered!r}, expected {name!r}"
-    out = tmp_path / "matrix"
+    out = Path(conformance_matrix.peers_matrix_dir()) / name  # tests/matrix.py adds the row to the session's matrix
+    shutil.rmtree(out, ignore_errors=True)
     # Not run on a peer: these tests (recursion), the self-tests and the report's
     # tests (not about an implementation), and the futex implementation's own
     # mechanism tests (impl_only("futex"): nothing to say about a peer).
@@ -134,7 +136,7 @@ def test_adapter_conformance(name, tmp_path):
            "--plugin", str(so), "--impl", name, "--matrix-out", str(out)]
     try:
         r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=CONFORMANCE_TIMEOUT,
-                           env={**os.environ, "CHANBENCH_BUILD": str(BUILD)})
+                           env={**os.environ, "CHANBENCH_BUILD": str(BUILD), "CHANBENCH_PEER_CHILD": "1"})
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"the conformance run on {name} took more than {CONFORMANCE_TIMEOUT} s:\n"
                     f"{(e.stdout or b'')[-3000:]}")
