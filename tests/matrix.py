@@ -41,7 +41,6 @@ import datetime
 import json
 import os
 import re
-import shutil
 import subprocess
 
 # The catalogue: CONFORMANCE.md's ids with a one-line title each, in its order, plus
@@ -149,10 +148,13 @@ class ConformanceMatrix:
         # tests/test_peers.py runs the suite on each peer adapter in a child pytest
         # that writes its matrix to <build>/conformance-peers/<adapter>/; their rows
         # join this one.
-        # (A child run itself, CHANBENCH_PEER_CHILD set, neither clears nor merges.)
-        self.peers_dir = None if os.environ.get("CHANBENCH_PEER_CHILD") else peers_matrix_dir()
-        if self.peers_dir:
-            shutil.rmtree(self.peers_dir, ignore_errors=True)  # no stale rows from an earlier run
+        # Only rows written during this session count (older ones are stale), and
+        # only a full session merges them: not a child run (CHANBENCH_PEER_CHILD)
+        # and not one restricted with --impl (the self-tests' children share the
+        # build directory and would pick up rows that are not theirs).
+        restricted = getattr(config, "_chanbench", {}).get("restricted", False)
+        self.peers_dir = None if os.environ.get("CHANBENCH_PEER_CHILD") or restricted else peers_matrix_dir()
+        self.started = datetime.datetime.now().timestamp()
 
     # --- attribution -------------------------------------------------------
     def _attribute(self, report):
@@ -244,6 +246,8 @@ class ConformanceMatrix:
         for name in sorted(os.listdir(self.peers_dir)):
             path = os.path.join(self.peers_dir, name, "matrix.json")
             try:
+                if os.path.getmtime(path) < self.started:
+                    continue
                 with open(path) as f:
                     child = json.load(f)
             except (OSError, ValueError):
