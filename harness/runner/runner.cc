@@ -307,8 +307,10 @@ std::string git_commit()
 	std::string head = run_command("git -C '" + src + "' rev-parse HEAD 2>/dev/null");
 	if (head.empty())
 		return CHANBENCH_GIT_COMMIT;
-	std::string dirty =
-	    run_command("git -C '" + src + "' diff-index --quiet HEAD -- 2>/dev/null || echo dirty");
+	// Changes under results/ (earlier runs' outputs) do not make the code dirty.
+	std::string dirty = run_command("git -C '" + src +
+	                                "' diff-index --quiet HEAD -- . ':(exclude)results' 2>/dev/null "
+	                                "|| echo dirty");
 	return dirty.empty() ? head : head + "-dirty";
 }
 
