@@ -37,7 +37,8 @@ struct bt_worker {
 	_Alignas(64) struct bt_run *run;
 	int id;
 	uintptr_t *buf; /* B words */
-	uint64_t calls, count, sum, out_of_order, skipped, invalid;
+	uint64_t calls;
+	struct msg_tally tally;
 	uint64_t last[BT_MAX_SIDE];
 };
 
@@ -139,34 +140,14 @@ static void *bt_consume(void *arg)
 		}
 		tries = 0;
 		w->calls++;
-		for (size_t j = 0; j < done; j++) {
-			uintptr_t m = w->buf[j];
-			w->count++;
-			w->sum += msg_mix(m);
-			int pi = msg_producer(m);
-			uint64_t s = msg_seq(m);
-			if (pi < 0 || pi >= np || s == 0 || s > run->per_producer) {
-				w->invalid++;
-				continue;
-			}
-			if (s <= w->last[pi])
-				w->out_of_order++;
-			else if (single && s != w->last[pi] + 1)
-				w->skipped++;
-			w->last[pi] = s;
-		}
+		for (size_t j = 0; j < done; j++)
+			(void)msg_tally_add(&w->tally, w->last, w->buf[j], np, run->per_producer, single);
 	}
 	if (st != CHAN_CLOSED)
 		fault_report(&run->fault, "discrepancy: consumer %d: recv_batch failed: %s", w->id,
 		             chan_status_str(st));
 	chan_receiver_drop(run->ch);
 	return NULL;
-}
-
-static void count_undelivered(uintptr_t msg, void *ctx)
-{
-	(void)msg;
-	atomic_fetch_add((atomic_ullong *)ctx, 1);
 }
 
 static void bt_free(struct bt_run *run)
@@ -209,7 +190,7 @@ static bool bt_run(const struct scenario_params *p, struct scenario_result *r)
 		return false;
 	}
 	uint64_t expected = msg_expected_sum(p->producers, run->per_producer);
-	chan_config cfg = {.undelivered = count_undelivered, .undelivered_ctx = &run->undelivered};
+	chan_config cfg = {.undelivered = msg_count_undelivered, .undelivered_ctx = &run->undelivered};
 	if (!result_chan_create(r, p->impl, p->capacity, &cfg, &run->ch)) {
 		bt_free(run);
 		return false;
@@ -236,33 +217,25 @@ static bool bt_run(const struct scenario_params *p, struct scenario_result *r)
 	if (!team_finish(&run->team, &m, r, p->timeout_ns, &run->ch, 1))
 		return false; /* threads still running: leak run and channel */
 
-	uint64_t count = 0, sum = 0, ooo = 0, skipped = 0, invalid = 0, rcalls = 0, scalls = 0;
+	struct msg_tally all = {0};
+	uint64_t rcalls = 0, scalls = 0;
 	for (int i = 0; i < p->consumers; i++) {
-		count += run->cons[i].count;
-		sum += run->cons[i].sum;
-		ooo += run->cons[i].out_of_order;
-		skipped += run->cons[i].skipped;
-		invalid += run->cons[i].invalid;
+		msg_tally_merge(&all, &run->cons[i].tally);
 		rcalls += run->cons[i].calls;
 	}
+	uint64_t count = all.count;
 	for (int i = 0; i < p->producers; i++)
 		scalls += run->prod[i].calls;
 	const char *fault = fault_message(&run->fault);
 	if (fault != NULL)
 		result_fail(r, "%s", fault);
-	if (count != p->msgs || sum != expected || ooo || skipped || invalid)
-		result_fail(r,
-		            "discrepancy: received %llu of %llu messages, checksum %s, %llu out of "
-		            "order, %llu skipped, %llu invalid",
-		            (unsigned long long)count, (unsigned long long)p->msgs,
-		            sum == expected ? "ok" : "wrong", (unsigned long long)ooo,
-		            (unsigned long long)skipped, (unsigned long long)invalid);
+	scenario_check_tally(r, &all, p->msgs, expected);
 	chan_destroy(run->ch);
 	if (atomic_load(&run->undelivered) != 0)
 		result_fail(r, "discrepancy: %llu messages left undelivered in the channel",
 		            (unsigned long long)atomic_load(&run->undelivered));
 	r->msgs = count;
-	r->checksum = sum;
+	r->checksum = all.sum;
 	if (r->ok) {
 		result_counter(r, "batch", (double)p->batch);
 		/* How full the receives were: B when consumers always found a full batch ready. */

@@ -35,7 +35,7 @@ struct flow_worker {
 	_Alignas(64) struct flow_ctx *run;
 	int id;
 	/* consumer tallies */
-	uint64_t count, sum, out_of_order, skipped, invalid;
+	struct msg_tally tally;
 	uint64_t last[FLOW_MAX_SIDE];
 	uint64_t first_half[FLOW_MAX_SIDE]; /* per producer, while count <= half */
 };
@@ -91,35 +91,19 @@ static void *flow_consume(void *arg)
 	uintptr_t m;
 	chan_status st;
 	while ((st = recv_msg(run->ch, &m, spin)) == CHAN_OK) {
-		w->count++;
-		w->sum += msg_mix(m);
-		int pi = msg_producer(m);
-		uint64_t s = msg_seq(m);
-		if (pi < 0 || pi >= np || s == 0 || s > run->per_producer) {
-			w->invalid++;
+		int pi = msg_tally_add(&w->tally, w->last, m, np, run->per_producer, single);
+		if (pi < 0)
 			continue;
-		}
-		if (w->count <= half)
+		if (w->tally.count <= half)
 			w->first_half[pi]++;
 		if (work > 0)
 			busy_work(work);
-		if (s <= w->last[pi])
-			w->out_of_order++;
-		else if (single && s != w->last[pi] + 1)
-			w->skipped++;
-		w->last[pi] = s;
 	}
 	if (st != CHAN_CLOSED)
 		fault_report(&run->fault, "discrepancy: consumer %d: recv failed: %s", w->id,
 		             chan_status_str(st));
 	chan_receiver_drop(run->ch);
 	return NULL;
-}
-
-static void count_undelivered(uintptr_t msg, void *ctx)
-{
-	(void)msg;
-	atomic_fetch_add((atomic_ullong *)ctx, 1);
 }
 
 bool flow_run(const struct scenario_params *p, struct scenario_result *r, unsigned report)
@@ -138,7 +122,7 @@ bool flow_run(const struct scenario_params *p, struct scenario_result *r, unsign
 	run->p = p;
 	run->per_producer = p->msgs / (uint64_t)p->producers;
 	uint64_t expected = msg_expected_sum(p->producers, run->per_producer);
-	chan_config cfg = {.undelivered = count_undelivered, .undelivered_ctx = &run->undelivered};
+	chan_config cfg = {.undelivered = msg_count_undelivered, .undelivered_ctx = &run->undelivered};
 	if (!result_chan_create(r, p->impl, p->capacity, &cfg, &run->ch)) {
 		free(run);
 		return false;
@@ -170,30 +154,20 @@ bool flow_run(const struct scenario_params *p, struct scenario_result *r, unsign
 	if (!team_finish(&run->team, &m, r, p->timeout_ns, &run->ch, 1))
 		return false; /* threads still running: leak run and channel */
 
-	uint64_t count = 0, sum = 0, ooo = 0, skipped = 0, invalid = 0;
-	for (int i = 0; i < p->consumers; i++) {
-		count += run->cons[i].count;
-		sum += run->cons[i].sum;
-		ooo += run->cons[i].out_of_order;
-		skipped += run->cons[i].skipped;
-		invalid += run->cons[i].invalid;
-	}
+	struct msg_tally all = {0};
+	for (int i = 0; i < p->consumers; i++)
+		msg_tally_merge(&all, &run->cons[i].tally);
+	uint64_t count = all.count;
 	const char *fault = fault_message(&run->fault);
 	if (fault != NULL)
 		result_fail(r, "%s", fault);
-	if (count != p->msgs || sum != expected || ooo || skipped || invalid)
-		result_fail(r,
-		            "discrepancy: received %llu of %llu messages, checksum %s, %llu out of "
-		            "order, %llu skipped, %llu invalid",
-		            (unsigned long long)count, (unsigned long long)p->msgs,
-		            sum == expected ? "ok" : "wrong", (unsigned long long)ooo,
-		            (unsigned long long)skipped, (unsigned long long)invalid);
+	scenario_check_tally(r, &all, p->msgs, expected);
 	chan_destroy(run->ch);
 	if (atomic_load(&run->undelivered) != 0)
 		result_fail(r, "discrepancy: %llu messages left undelivered in the channel",
 		            (unsigned long long)atomic_load(&run->undelivered));
 	r->msgs = count;
-	r->checksum = sum;
+	r->checksum = all.sum;
 	if (report & FLOW_FAIRNESS) {
 		uint64_t share[FLOW_MAX_SIDE] = {0}, tot = 0, mn = UINT64_MAX, mx = 0;
 		for (int i = 0; i < p->consumers; i++)
@@ -212,7 +186,7 @@ bool flow_run(const struct scenario_params *p, struct scenario_result *r, unsign
 	if (report & FLOW_BALANCE) {
 		uint64_t cnt[FLOW_MAX_SIDE], mn = UINT64_MAX, mx = 0;
 		for (int i = 0; i < p->consumers; i++) {
-			cnt[i] = run->cons[i].count;
+			cnt[i] = run->cons[i].tally.count;
 			mn = cnt[i] < mn ? cnt[i] : mn;
 			mx = cnt[i] > mx ? cnt[i] : mx;
 		}

@@ -67,6 +67,50 @@ static inline uint64_t msg_expected_sum(int producers, uint64_t per)
 	return sum;
 }
 
+/* What a consumer received: count, checksum, and per-producer order. */
+struct msg_tally {
+	uint64_t count, sum, out_of_order, skipped, invalid;
+};
+
+/* Account one received message m. last[] is this consumer's last sequence number
+ * per producer; single: it is the only consumer, so each producer's sequence must
+ * also have no gap. Returns the producer's index, or -1 for a message no producer
+ * of this run sent (counted as invalid). */
+static inline int msg_tally_add(struct msg_tally *t, uint64_t *last, uintptr_t m, int producers,
+                                uint64_t per_producer, bool single)
+{
+	t->count++;
+	t->sum += msg_mix(m);
+	int pi = msg_producer(m);
+	uint64_t s = msg_seq(m);
+	if (pi < 0 || pi >= producers || s == 0 || s > per_producer) {
+		t->invalid++;
+		return -1;
+	}
+	if (s <= last[pi])
+		t->out_of_order++;
+	else if (single && s != last[pi] + 1)
+		t->skipped++;
+	last[pi] = s;
+	return pi;
+}
+
+static inline void msg_tally_merge(struct msg_tally *into, const struct msg_tally *t)
+{
+	into->count += t->count;
+	into->sum += t->sum;
+	into->out_of_order += t->out_of_order;
+	into->skipped += t->skipped;
+	into->invalid += t->invalid;
+}
+
+/* An undelivered-message callback that counts (ctx: an atomic_ullong). */
+static inline void msg_count_undelivered(uintptr_t msg, void *ctx)
+{
+	(void)msg;
+	atomic_fetch_add((atomic_ullong *)ctx, 1);
+}
+
 struct fault {
 	atomic_bool set;
 	char msg[256];

@@ -133,6 +133,13 @@ void scenario_result_free(struct scenario_result *r);
 
 /* Run scenario s with p: sets p->spin from the implementation's caps, runs, and
  * adds the common checks (r->msgs == p->msgs). Returns r->ok. */
+/* The common end-of-run check of the consumers' merged tally (message.h): every
+ * message received once, checksum equal to expected, none out of order, skipped
+ * or invalid; else a "discrepancy:" failure saying which. */
+struct msg_tally;
+void scenario_check_tally(struct scenario_result *r, const struct msg_tally *t, uint64_t msgs,
+                          uint64_t expected);
+
 bool scenario_run(const struct scenario *s, const struct scenario_params *p,
                   struct scenario_result *r);
 

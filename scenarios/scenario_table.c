@@ -8,6 +8,7 @@
 
 #include "chanbench/chan_impl.h"
 #include "measure.h"
+#include "message.h"
 #include "scenario.h"
 
 extern const struct scenario scenario_throughput;
@@ -93,6 +94,18 @@ void scenario_result_free(struct scenario_result *r)
 	for (size_t i = 0; i < r->n_series; i++)
 		free(r->series[i].pts);
 	memset(r, 0, sizeof *r);
+}
+
+void scenario_check_tally(struct scenario_result *r, const struct msg_tally *t, uint64_t msgs,
+                          uint64_t expected)
+{
+	if (t->count != msgs || t->sum != expected || t->out_of_order || t->skipped || t->invalid)
+		result_fail(r,
+		            "discrepancy: received %llu of %llu messages, checksum %s, %llu out of "
+		            "order, %llu skipped, %llu invalid",
+		            (unsigned long long)t->count, (unsigned long long)msgs,
+		            t->sum == expected ? "ok" : "wrong", (unsigned long long)t->out_of_order,
+		            (unsigned long long)t->skipped, (unsigned long long)t->invalid);
 }
 
 bool scenario_run(const struct scenario *s, const struct scenario_params *p,

@@ -143,12 +143,6 @@ static void *sel_receive(void *arg)
 	return NULL;
 }
 
-static void count_undelivered(uintptr_t msg, void *ctx)
-{
-	(void)msg;
-	atomic_fetch_add((atomic_ullong *)ctx, 1);
-}
-
 static void sel_destroy_chans(struct sel_run *run)
 {
 	for (int i = 0; i < run->k; i++)
@@ -176,7 +170,7 @@ static bool sel_run(const struct scenario_params *p, struct scenario_result *r)
 	run->per_producer = p->msgs / (uint64_t)k;
 	atomic_init(&run->running, k);
 	uint64_t expected = msg_expected_sum(k, run->per_producer);
-	chan_config cfg = {.undelivered = count_undelivered, .undelivered_ctx = &run->undelivered};
+	chan_config cfg = {.undelivered = msg_count_undelivered, .undelivered_ctx = &run->undelivered};
 	bool ok = result_chan_create(r, p->impl, p->capacity, &cfg, &run->control);
 	for (int i = 0; i < k && ok; i++) {
 		run->prod[i] = (struct sel_producer){.run = run, .id = i};
