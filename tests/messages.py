@@ -6,7 +6,7 @@ edge values 0, 1, 2^63 and 2^64-1 (2^64-1 is reserved as a sentinel).
 """
 from collections import Counter
 
-from chanlib import WORD_MASK
+from chanlib import WORD_MASK, Status
 
 SENTINEL = WORD_MASK  # "stop": never produced by word()
 EDGES = [0, 1, 2, 1 << 31, 1 << 32, (1 << 63) - 1, 1 << 63, WORD_MASK - 1]
@@ -54,3 +54,25 @@ def exactly_once(received, sent, what="message"):
         problems.append(f"{len(extra)} {what}s never sent (e.g. {[hex(v) for v in extra[:5]]})")
     assert not problems, "; ".join(problems) + f" (received {checksum(received)}, sent {checksum(sent)})"
     assert checksum(received) == checksum(sent)
+
+
+# --- moving values through a channel without blocking --------------------------
+
+
+def drain(ch):
+    """try_recv until not OK: (values, final status)."""
+    out = []
+    while True:
+        s, v = ch.try_recv()
+        if s != Status.OK:
+            return out, s
+        out.append(v)
+
+
+def fill(ch, n, stream=1):
+    """try_send n fresh values (each must succeed: the caller knows there is room)."""
+    vals = words(n, stream)
+    for i, v in enumerate(vals):
+        s = ch.try_send(v)
+        assert s == Status.OK, f"try_send #{i} below capacity returned {s!r}"
+    return vals

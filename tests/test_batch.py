@@ -17,18 +17,10 @@ import pytest
 from blocking import OP_TIMEOUT, assert_blocks, join_all, spawn, wait_until
 from capability import cap_id, need
 from chanlib import FOREVER, NOWAIT, UNBOUNDED, Caps, Status
-from messages import exactly_once, unword, word, words
+from messages import drain, exactly_once, unword, word, words
 
 PAST = 1  # a past deadline that is not NOWAIT
 
-
-def drain(ch):
-    out = []
-    while True:
-        s, v = ch.try_recv()
-        if s != Status.OK:
-            return out, s
-        out.append(v)
 
 
 @pytest.mark.prop("BT1")

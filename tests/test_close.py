@@ -8,26 +8,11 @@ import pytest
 from blocking import BLOCK_WAIT, assert_blocks, join_all, spawn
 from capability import cap_id, has, need
 from chanlib import UNBOUNDED, Caps, Status
-from messages import exactly_once, word, words
+from messages import drain, exactly_once, fill, word, words
 
 PROMPT = 2.0  # a woken or failing call returns within this (generous)
 
 
-def drain(ch):
-    out = []
-    while True:
-        s, v = ch.try_recv()
-        if s != Status.OK:
-            return out, s
-        out.append(v)
-
-
-def fill(ch, n, stream=1):
-    vals = words(n, stream)
-    for i, v in enumerate(vals):
-        s = ch.try_send(v)
-        assert s == Status.OK, f"try_send #{i} below capacity returned {s!r}"
-    return vals
 
 
 def recv_until_closed(ch):

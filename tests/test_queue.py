@@ -12,7 +12,7 @@ import chanlib
 from blocking import BLOCK_WAIT, OP_TIMEOUT, assert_blocks, join_all, spawn, wait_until
 from capability import cap_id, has, need
 from chanlib import MAX_CAPACITY, UNBOUNDED, Caps, Status
-from messages import EDGES, SENTINEL, exactly_once, unword, word, words
+from messages import EDGES, SENTINEL, drain, exactly_once, unword, word, words
 
 ALL_CAPS = [0, 1, 2, 3, 4, 7, 8, 16, 31, 32, 33, 63, 64, 65, 100, 1024, UNBOUNDED]
 BUFFERED = [1, 4, 64, UNBOUNDED]
@@ -28,15 +28,6 @@ def consumer(ch, n):
     """Blocking-receive n values; [(status, value)]."""
     return [ch.recv() for _ in range(n)]
 
-
-def drain(ch):
-    """try_recv until not OK: (values, final status)."""
-    out = []
-    while True:
-        s, v = ch.try_recv()
-        if s != Status.OK:
-            return out, s
-        out.append(v)
 
 
 def spsc(ch, values, timeout=OP_TIMEOUT):

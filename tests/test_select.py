@@ -28,7 +28,7 @@ import pytest
 from blocking import OP_TIMEOUT, assert_blocks, join_all, spawn
 from capability import cap_id, has, need
 from chanlib import DIR_RECV, DIR_SEND, FOREVER, NOWAIT, SELECT_BIASED, SELECT_FAIR, UNBOUNDED, Caps, Status
-from messages import exactly_once, unword, word, words
+from messages import drain, exactly_once, fill, unword, word, words
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "drivers"))
 import driver_run  # noqa: E402
@@ -51,21 +51,6 @@ OFF = (None, DIR_RECV)
 OFF_SEND = (None, DIR_SEND, 0)
 
 
-def drain(ch):
-    out = []
-    while True:
-        s, v = ch.try_recv()
-        if s != Status.OK:
-            return out, s
-        out.append(v)
-
-
-def fill(ch, n, stream=1):
-    vals = words(n, stream)
-    for i, v in enumerate(vals):
-        s = ch.try_send(v)
-        assert s == Status.OK, f"try_send #{i} below capacity returned {s!r}"
-    return vals
 
 
 def full_count(cap):

@@ -14,26 +14,12 @@ import pytest
 from blocking import assert_blocks, join_all, spawn
 from capability import cap_id, has, need
 from chanlib import NOWAIT, UNBOUNDED, Caps, Status
-from messages import exactly_once, word, words
+from messages import drain, exactly_once, fill, word, words
 
 LATE = 2.0  # a timed-out call returns within deadline + LATE seconds
 PAST = 1  # an absolute deadline long gone, not CHAN_NOWAIT
 
 
-def drain(ch):
-    out = []
-    while True:
-        s, v = ch.try_recv()
-        if s != Status.OK:
-            return out, s
-        out.append(v)
-
-
-def fill(ch, n, stream=1):
-    vals = words(n, stream)
-    for v in vals:
-        assert ch.try_send(v) == Status.OK
-    return vals
 
 
 # --- T1 ---------------------------------------------------------------------------
