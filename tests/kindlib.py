@@ -123,7 +123,11 @@ def deadline_after(seconds):
 
 
 class _Obj:
-    """What conftest's cleanup expects of a channel-like object."""
+    """What conftest's cleanup expects of a channel-like object, and the calls
+    every kind has: <prefix>_send / _close / _destroy / _subscribe."""
+
+    prefix = None  # "bcast", "watch", "oneshot": the C functions' prefix
+    rx_class = None  # the receiver handle's class, for subscribe()
 
     def __init__(self, label):
         self.c = _c()
@@ -139,28 +143,54 @@ class _Obj:
     def active(self):
         return len(chanlib.inflight_on(self))
 
+    def _call(self, op, *args):
+        """<prefix>_<op>(ptr, *args) as a tracked operation named op; its status."""
+        with self._t(op):
+            return status(getattr(self.c, f"{self.prefix}_{op}")(self.ptr, *args))
+
+    def subscribe(self):
+        """(status, receiver handle or None)."""
+        out = c_void_p()
+        st = self._call("subscribe", ctypes.byref(out))
+        return st, (self.rx_class(self, out) if st == Status.OK else None)
+
+    def send(self, v):
+        return self._call("send", v)
+
+    def close(self):
+        return self._call("close")
+
+    def destroy(self):
+        st = self._call("destroy")
+        if st == Status.OK:
+            self.destroyed = True
+        return st
+
+
+class _Rx:
+    """A subscriber's handle (broadcast, watch)."""
+
+    def __init__(self, owner, ptr):
+        self.owner = owner
+        self.c = owner.c
+        self.ptr = ptr
+
+    def _call(self, op, *args):
+        with self.owner._t(op):
+            return status(getattr(self.c, f"{self.owner.prefix}_{op}")(self.ptr, *args))
+
+    def unsubscribe(self):
+        return self._call("unsubscribe")
+
 
 class Bcast(_Obj):
+    prefix = "bcast"
+
     def __init__(self, impl, cap):
         super().__init__(f"bcast-{impl} cap={cap}")
         self.impl = impl
         with self._t("bcast_create"):
             self.create_status = status(self.c.bcast_create(impl.encode(), cap, ctypes.byref(self.ptr)))
-
-    def subscribe(self):
-        """(status, BcastRx or None)."""
-        out = c_void_p()
-        with self._t("subscribe"):
-            st = status(self.c.bcast_subscribe(self.ptr, ctypes.byref(out)))
-        return st, (BcastRx(self, out) if st == Status.OK else None)
-
-    def send(self, v):
-        with self._t("send"):
-            return status(self.c.bcast_send(self.ptr, v))
-
-    def close(self):
-        with self._t("close"):
-            return status(self.c.bcast_close(self.ptr))
 
     def cap(self):
         return self.c.bcast_cap(self.ptr)
@@ -168,26 +198,13 @@ class Bcast(_Obj):
     def receiver_count(self):
         return self.c.bcast_receiver_count(self.ptr)
 
-    def destroy(self):
-        with self._t("destroy"):
-            st = status(self.c.bcast_destroy(self.ptr))
-        if st == Status.OK:
-            self.destroyed = True
-        return st
 
-
-class BcastRx:
-    def __init__(self, owner, ptr):
-        self.owner = owner
-        self.c = owner.c
-        self.ptr = ptr
-
+class BcastRx(_Rx):
     def recv_until(self, deadline):
         """(status, value, missed)."""
         v = c_size_t(0)
         missed = c_uint64(0)
-        with self.owner._t("recv"):
-            st = status(self.c.bcast_recv(self.ptr, ctypes.byref(v), ctypes.byref(missed), deadline))
+        st = self._call("recv", ctypes.byref(v), ctypes.byref(missed), deadline)
         return st, v.value, missed.value
 
     def recv(self):
@@ -199,59 +216,30 @@ class BcastRx:
     def recv_timeout(self, seconds):
         return self.recv_until(deadline_after(seconds))
 
-    def unsubscribe(self):
-        with self.owner._t("unsubscribe"):
-            return status(self.c.bcast_unsubscribe(self.ptr))
-
 
 class Watch(_Obj):
+    prefix = "watch"
+
     def __init__(self, impl, initial):
         super().__init__(f"watch-{impl}")
         self.impl = impl
         with self._t("watch_create"):
             self.create_status = status(self.c.watch_create(impl.encode(), initial, ctypes.byref(self.ptr)))
 
-    def subscribe(self):
-        out = c_void_p()
-        with self._t("subscribe"):
-            st = status(self.c.watch_subscribe(self.ptr, ctypes.byref(out)))
-        return st, (WatchRx(self, out) if st == Status.OK else None)
-
-    def send(self, v):
-        with self._t("send"):
-            return status(self.c.watch_send(self.ptr, v))
-
-    def close(self):
-        with self._t("close"):
-            return status(self.c.watch_close(self.ptr))
-
-    def destroy(self):
-        with self._t("destroy"):
-            st = status(self.c.watch_destroy(self.ptr))
-        if st == Status.OK:
-            self.destroyed = True
-        return st
 
 
-class WatchRx:
-    def __init__(self, owner, ptr):
-        self.owner = owner
-        self.c = owner.c
-        self.ptr = ptr
-
+class WatchRx(_Rx):
     def borrow(self):
         """(status, value, version)."""
         v = c_size_t(0)
         ver = c_uint64(0)
-        with self.owner._t("borrow"):
-            st = status(self.c.watch_borrow(self.ptr, ctypes.byref(v), ctypes.byref(ver)))
+        st = self._call("borrow", ctypes.byref(v), ctypes.byref(ver))
         return st, v.value, ver.value
 
     def changed_until(self, deadline):
         """(status, value)."""
         v = c_size_t(0)
-        with self.owner._t("changed"):
-            st = status(self.c.watch_changed(self.ptr, ctypes.byref(v), deadline))
+        st = self._call("changed", ctypes.byref(v), deadline)
         return st, v.value
 
     def changed(self):
@@ -263,14 +251,16 @@ class WatchRx:
     def changed_timeout(self, seconds):
         return self.changed_until(deadline_after(seconds))
 
-    def unsubscribe(self):
-        with self.owner._t("unsubscribe"):
-            return status(self.c.watch_unsubscribe(self.ptr))
+
+Bcast.rx_class = BcastRx
+Watch.rx_class = WatchRx
 
 
 class Oneshot(_Obj):
     """One oneshot. The library frees it once both sides gave their handle up;
     this object remembers which did, so destroy() never touches a freed one."""
+
+    prefix = "oneshot"
 
     def __init__(self, impl):
         super().__init__(f"oneshot-{impl}")
@@ -285,16 +275,14 @@ class Oneshot(_Obj):
         return not self.sender_held and not self.receiver_held
 
     def send(self, v):
-        with self._t("send"):
-            st = status(self.c.oneshot_send(self.ptr, v))
+        st = self._call("send", v)
         if st in (Status.OK, Status.CLOSED):
             self.sender_held = False
         return st
 
     def recv_until(self, deadline):
         v = c_size_t(0)
-        with self._t("recv"):
-            st = status(self.c.oneshot_recv(self.ptr, ctypes.byref(v), deadline))
+        st = self._call("recv", ctypes.byref(v), deadline)
         return st, v.value
 
     def recv(self):
@@ -307,15 +295,13 @@ class Oneshot(_Obj):
         return self.recv_until(deadline_after(seconds))
 
     def sender_drop(self):
-        with self._t("sender_drop"):
-            st = status(self.c.oneshot_sender_drop(self.ptr))
+        st = self._call("sender_drop")
         if st == Status.OK:
             self.sender_held = False
         return st
 
     def receiver_drop(self):
-        with self._t("receiver_drop"):
-            st = status(self.c.oneshot_receiver_drop(self.ptr))
+        st = self._call("receiver_drop")
         if st == Status.OK:
             self.receiver_held = False
         return st
@@ -328,8 +314,4 @@ class Oneshot(_Obj):
         if self.freed:  # the library freed it when the second side let go
             self.destroyed = True
             return Status.OK
-        with self._t("destroy"):
-            st = status(self.c.oneshot_destroy(self.ptr))
-        if st == Status.OK:
-            self.destroyed = True
-        return st
+        return super().destroy()
