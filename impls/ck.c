@@ -647,6 +647,48 @@ static inline void in_flight_pause(unsigned int *polls)
 		sched_yield();
 }
 
+/* A sender's state across its "no room" rounds (queue_send, bounded_send_batch). */
+struct send_wait {
+	unsigned int inflight_polls;
+	bool registered; /* counted in send_waiters */
+};
+
+/* A bounded sender found no room (recv_busy: a receiver is between take and slot
+ * return; seen: not_full's count read before the check). CHAN_OK: go round (it
+ * paused for that receiver, just counted itself in send_waiters, or slept on
+ * not_full); otherwise the status to end with (FULL or TIMEOUT). */
+static chan_status send_no_room(struct ck_chan *c, struct send_wait *w, chan_deadline dl,
+                                bool recv_busy, uint64_t seen)
+{
+	if (chan_deadline_passed(dl)) {
+		/* FULL / TIMEOUT only if no receiver is in flight: its
+		 * release is imminent and the slot is logically free. */
+		if (recv_busy) {
+			in_flight_pause(&w->inflight_polls);
+			return CHAN_OK;
+		}
+		return chan_deadline_fail(dl, CHAN_FULL);
+	}
+	if (!w->registered) {
+		/* seq_cst RMW before the re-check: a receiver's release either
+		 * is seen by the re-check or sees us in send_waiters. */
+		atomic_fetch_add_explicit(&c->send_waiters, 1, memory_order_seq_cst);
+		w->registered = true;
+		return CHAN_OK;
+	}
+	struct timespec ts;
+	/* A wait that times out goes round once more: one last admission
+	 * attempt, then the deadline-passed branch reports TIMEOUT. */
+	(void)ck_ec64_wait(&c->not_full, &ec_mode, seen, dl_timespec(dl, &ts));
+	return CHAN_OK;
+}
+
+static void send_wait_end(struct ck_chan *c, struct send_wait *w)
+{
+	if (w->registered)
+		atomic_fetch_sub_explicit(&c->send_waiters, 1, memory_order_relaxed);
+}
+
 /* Fill a reserved slot and commit it (the second half), outside the lock. */
 static void ring_commit(struct ck_chan *c, void **slot, unsigned int ticket, uintptr_t msg)
 {
@@ -692,8 +734,7 @@ static chan_status queue_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl
 	void **slot = NULL;
 	unsigned int ticket = 0;
 	uint64_t prev = 0;
-	unsigned int inflight_polls = 0;
-	bool registered = false;
+	struct send_wait wait = {0};
 	chan_status st;
 	for (;;) {
 		/* Snapshot before the check (acquire): a release after the check
@@ -715,30 +756,10 @@ static chan_status queue_send(struct ck_chan *c, uintptr_t msg, chan_deadline dl
 		}
 		if (st == CHAN_OK || st == CHAN_CLOSED)
 			break;
-		if (chan_deadline_passed(dl)) {
-			/* FULL / TIMEOUT only if no receiver is in flight: its
-			 * release is imminent and the slot is logically free. */
-			if (recv_busy) {
-				in_flight_pause(&inflight_polls);
-				continue;
-			}
-			st = chan_deadline_fail(dl, CHAN_FULL);
+		if ((st = send_no_room(c, &wait, dl, recv_busy, seen)) != CHAN_OK)
 			break;
-		}
-		if (!registered) {
-			/* seq_cst RMW before the re-check: a receiver's release either
-			 * is seen by the re-check or sees us in send_waiters. */
-			atomic_fetch_add_explicit(&c->send_waiters, 1, memory_order_seq_cst);
-			registered = true;
-			continue;
-		}
-		struct timespec ts;
-		/* A wait that times out goes round once more: one last admission
-		 * attempt, then the deadline-passed branch reports TIMEOUT. */
-		(void)ck_ec64_wait(&c->not_full, &ec_mode, seen, dl_timespec(dl, &ts));
 	}
-	if (registered)
-		atomic_fetch_sub_explicit(&c->send_waiters, 1, memory_order_relaxed);
+	send_wait_end(c, &wait);
 	if (st != CHAN_OK) {
 		free(node);
 		return st;
@@ -865,8 +886,7 @@ static chan_status bounded_send_batch(struct ck_chan *c, const uintptr_t *msgs, 
                                       size_t *done, chan_deadline dl)
 {
 	size_t sent = 0;
-	unsigned int inflight_polls = 0;
-	bool registered = false;
+	struct send_wait wait = {0};
 	chan_status st = CHAN_OK;
 	while (sent < n) {
 		uint64_t seen = ck_ec64_value(&c->not_full); /* before the check, as in queue_send */
@@ -898,24 +918,10 @@ static chan_status bounded_send_batch(struct ck_chan *c, const uintptr_t *msgs, 
 		}
 		if (st == CHAN_CLOSED)
 			break;
-		if (chan_deadline_passed(dl)) {
-			if (recv_busy) { /* as in queue_send */
-				in_flight_pause(&inflight_polls);
-				continue;
-			}
-			st = chan_deadline_fail(dl, CHAN_FULL);
+		if ((st = send_no_room(c, &wait, dl, recv_busy, seen)) != CHAN_OK)
 			break;
-		}
-		if (!registered) {
-			atomic_fetch_add_explicit(&c->send_waiters, 1, memory_order_seq_cst);
-			registered = true;
-			continue;
-		}
-		struct timespec ts;
-		(void)ck_ec64_wait(&c->not_full, &ec_mode, seen, dl_timespec(dl, &ts));
 	}
-	if (registered)
-		atomic_fetch_sub_explicit(&c->send_waiters, 1, memory_order_relaxed);
+	send_wait_end(c, &wait);
 	*done = sent;
 	return sent == n ? CHAN_OK : st;
 }
