@@ -37,4 +37,12 @@ static inline uint64_t driver_rng_below(struct driver_rng *r, uint64_t n)
 	return n == 0 ? 0 : (driver_rng_next(r) >> 11) % n;
 }
 
+/* A tiny relative timeout in ns: 0 (an already passed deadline), 1 us, 10 us,
+ * 100 us or 1 ms, for timed operations that should often expire. */
+static inline int64_t driver_rng_tiny_timeout(struct driver_rng *r)
+{
+	static const int64_t choices[] = {0, 1000, 10000, 100000, 1000000};
+	return choices[driver_rng_below(r, sizeof choices / sizeof choices[0])];
+}
+
 #endif

@@ -224,13 +224,6 @@ static void count_done(struct slot *s)
 	atomic_fetch_add_explicit(&s->done, 1, memory_order_relaxed);
 }
 
-/* A tiny relative timeout: 0 (already passed), 1 us, 10 us, 100 us or 1 ms. */
-static int64_t tiny_timeout(struct driver_rng *rng)
-{
-	static const int64_t choices[] = {0, 1000, 10000, 100000, 1000000};
-	return choices[driver_rng_below(rng, sizeof choices / sizeof choices[0])];
-}
-
 static const char *cap_name(size_t cap, char *buf, size_t n)
 {
 	return driver_cap_str(cap, buf, n);
@@ -288,7 +281,7 @@ static chan_status select_random(struct run *r, struct slot *s, struct driver_rn
 		dl = CHAN_NOWAIT;
 		set_op(s, OPC_SELECT_NOWAIT);
 	} else {
-		dl = chan_deadline_after(tiny_timeout(rng));
+		dl = chan_deadline_after(driver_rng_tiny_timeout(rng));
 		set_op(s, OPC_SELECT_TIMED);
 	}
 	*k = SIZE_MAX;
@@ -470,7 +463,7 @@ static bool chaos_send_once(struct run *r, struct slot *s, struct driver_rng *rn
 		st = chan_try_send(ch, v);
 	} else {
 		set_op(s, OPC_SEND_TIMED);
-		st = chan_send_timeout(ch, v, tiny_timeout(rng));
+		st = chan_send_timeout(ch, v, driver_rng_tiny_timeout(rng));
 	}
 	set_op(s, OPC_IDLE);
 	if (st == CHAN_OK) {
@@ -571,7 +564,7 @@ static void *chaos_consumer(void *arg)
 			st = chan_try_recv(r->ch[j], &v);
 		} else {
 			set_op(s, OPC_RECV_TIMED);
-			st = chan_recv_timeout(r->ch[j], &v, tiny_timeout(&rng) * 2);
+			st = chan_recv_timeout(r->ch[j], &v, driver_rng_tiny_timeout(&rng) * 2);
 		}
 		set_op(s, OPC_IDLE);
 		if (st == CHAN_OK) {

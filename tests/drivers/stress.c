@@ -298,13 +298,6 @@ static void count_done(struct slot *s)
 	atomic_fetch_add_explicit(&s->done, 1, memory_order_relaxed);
 }
 
-/* A tiny timeout: an already passed deadline, 1 us, 10 us, 100 us or 1 ms. */
-static int64_t tiny_timeout(struct driver_rng *rng)
-{
-	static const int64_t choices[] = {0, 1000, 10000, 100000, 1000000};
-	return choices[driver_rng_below(rng, sizeof choices / sizeof choices[0])];
-}
-
 /* One send by a randomly chosen flavour (blocking only unless mixed). FULL and
  * TIMEOUT are retried, so the result is OK, CLOSED or an error. */
 static chan_status send_one(struct round *r, struct slot *s, struct driver_rng *rng, uintptr_t v,
@@ -321,7 +314,7 @@ static chan_status send_one(struct round *r, struct slot *s, struct driver_rng *
 			st = chan_try_send(r->ch, v);
 		} else {
 			set_op(s, OPC_SEND_TIMED);
-			st = chan_send_timeout(r->ch, v, tiny_timeout(rng));
+			st = chan_send_timeout(r->ch, v, driver_rng_tiny_timeout(rng));
 		}
 		set_op(s, OPC_IDLE);
 		if (st == CHAN_FULL || st == CHAN_TIMEOUT) {
@@ -347,7 +340,7 @@ static chan_status recv_one(struct round *r, struct slot *s, struct driver_rng *
 		st = chan_try_recv(r->ch, v);
 	} else {
 		set_op(s, OPC_RECV_TIMED);
-		st = chan_recv_timeout(r->ch, v, tiny_timeout(rng));
+		st = chan_recv_timeout(r->ch, v, driver_rng_tiny_timeout(rng));
 	}
 	set_op(s, OPC_IDLE);
 	return st;
