@@ -15,10 +15,20 @@ static bool throughput_run(const struct scenario_params *p, struct scenario_resu
 #define TP(shape, np, nc, capname, cap, n)                                                        \
 	{"shape:" shape "/cap:" capname,                                                          \
 	 {.capacity = (cap), .producers = (np), .consumers = (nc), .msgs = (n)}, 4}
+/* Default-profile counts, the same in the Go and Rust peer programs
+ * (peers/go/main.go, peers/rust/src/lib.rs). The buffered cells move 2 M
+ * messages: at crossbeam's 30 M msg/s that is ~70 ms, many scheduler slices
+ * for 5-8 threads on 2 CPUs (200 k was 5-7 ms and drifted by 2x). cap:0 and
+ * cap:1 hand every message over, at 1-10 µs each: 20 k / 40 k already take
+ * 20-400 ms. */
+#define TP_RENDEZVOUS_MSGS 20000
+#define TP_CAP1_MSGS 40000
+#define TP_BUFFERED_MSGS 2000000
 #define TP_SHAPE(shape, np, nc)                                                                   \
-	TP(shape, np, nc, "0", 0, 20000), TP(shape, np, nc, "1", 1, 20000),                       \
-	TP(shape, np, nc, "64", 64, 200000), TP(shape, np, nc, "1024", 1024, 200000),             \
-	TP(shape, np, nc, "unbounded", CHAN_UNBOUNDED, 200000)
+	TP(shape, np, nc, "0", 0, TP_RENDEZVOUS_MSGS), TP(shape, np, nc, "1", 1, TP_CAP1_MSGS),   \
+	TP(shape, np, nc, "64", 64, TP_BUFFERED_MSGS),                                            \
+	TP(shape, np, nc, "1024", 1024, TP_BUFFERED_MSGS),                                        \
+	TP(shape, np, nc, "unbounded", CHAN_UNBOUNDED, TP_BUFFERED_MSGS)
 
 static const struct scenario_case cases[] = {
 	TP_SHAPE("spsc", 1, 1),

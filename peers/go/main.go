@@ -54,9 +54,10 @@ type testCase struct {
 	msgs, unit uint64
 }
 
-var throughputCases = []testCase{{0, 20_000, 4}, {1, 40_000, 4}, {64, 200_000, 4}, {1024, 200_000, 4}, {unbounded, 200_000, 4}}
+// The same counts as scenarios/throughput.c (cap:0 20 k, cap:1 40 k, buffered 2 M).
+var throughputCases = []testCase{{0, 20_000, 4}, {1, 40_000, 4}, {64, 2_000_000, 4}, {1024, 2_000_000, 4}, {unbounded, 2_000_000, 4}}
 
-// Ping-pong counts messages, two per round trip.
+// Ping-pong counts messages, two per round trip (scenarios/pingpong.c).
 var pingpongCases = []testCase{{0, 40_000, 2}, {1, 100_000, 2}}
 
 type shape struct {
@@ -384,6 +385,23 @@ func cpuinfoField(key string) string {
 	return ""
 }
 
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute figures, as google-benchmark
+// records them in the C runner's context.
+func loadAvg() []float64 {
+	out := []float64{}
+	for _, f := range strings.Fields(readTrim("/proc/loadavg")) {
+		if len(out) == 3 {
+			break
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			break
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 func context(profileName string, reps int, msgsScale string, notApplicable []string) map[string]interface{} {
 	mhz, _ := strconv.ParseFloat(cpuinfoField("cpu MHz"), 64)
 	exe, _ := os.Executable()
@@ -395,6 +413,7 @@ func context(profileName string, reps int, msgsScale string, notApplicable []str
 		notApplicable = []string{}
 	}
 	return map[string]interface{}{
+		"load_avg":            loadAvg(),
 		"date":                time.Now().Format(time.RFC3339),
 		"host_name":           readTrim("/proc/sys/kernel/hostname"),
 		"executable":          exe,

@@ -42,9 +42,9 @@ struct Case {
 const THROUGHPUT_CASES: [Case; 5] = [
     Case { cap: Cap::Bounded(0), msgs: 20_000, unit: 4 },
     Case { cap: Cap::Bounded(1), msgs: 40_000, unit: 4 },
-    Case { cap: Cap::Bounded(64), msgs: 200_000, unit: 4 },
-    Case { cap: Cap::Bounded(1024), msgs: 200_000, unit: 4 },
-    Case { cap: Cap::Unbounded, msgs: 200_000, unit: 4 },
+    Case { cap: Cap::Bounded(64), msgs: 2_000_000, unit: 4 },
+    Case { cap: Cap::Bounded(1024), msgs: 2_000_000, unit: 4 },
+    Case { cap: Cap::Unbounded, msgs: 2_000_000, unit: 4 },
 ];
 
 /// Ping-pong counts messages, two per round trip.
@@ -649,6 +649,17 @@ fn date_now() -> String {
     )
 }
 
+/// /proc/loadavg's 1, 5 and 15 minute figures, as google-benchmark records them
+/// in the C runner's context.
+fn load_avg() -> Vec<String> {
+    read_trim("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .filter_map(|f| f.parse::<f64>().ok())
+        .map(json_num)
+        .collect()
+}
+
 fn context_json<C: Channel>(args: &Args, not_applicable: &[String]) -> String {
     let exe = std::env::args().next().unwrap_or_default();
     let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -680,6 +691,7 @@ fn context_json<C: Channel>(args: &Args, not_applicable: &[String]) -> String {
         let _ = writeln!(o, "    {}: {},", json_str(k), json_str(v));
     }
     let _ = writeln!(o, "    \"num_cpus\": {},\n    \"mhz_per_cpu\": {},", ncpu, mhz);
+    let _ = writeln!(o, "    \"load_avg\": [{}],", load_avg().join(", "));
     o.push_str("    \"cpu_scaling_enabled\": false,\n    \"caches\": [],\n");
     let na: Vec<String> = not_applicable.iter().map(|s| json_str(s)).collect();
     let _ = write!(o, "    \"not_applicable\": [{}]\n  }}", na.join(", "));
