@@ -29,6 +29,27 @@ def words(n, stream=0):
     return [word(i, stream) for i in range(n)]
 
 
+def sum64(*terms):
+    """The sum of `terms` modulo 2^64: how the C drivers add checksums.
+
+    Every checksum a driver reports (sum_sent, sum_received, sum_undelivered, ...)
+    is a uint64_t that wrapped as it grew; adding two of them as Python integers
+    gives 2^64 too much whenever the C addition would have wrapped (issue 14). Any
+    identity between driver sums is compared with this, never with a bare `+`."""
+    s = 0
+    for t in terms:
+        if not isinstance(t, int) or t < 0:
+            raise ValueError(f"a checksum is a non-negative integer, not {t!r}")
+        s += t
+    return s & WORD_MASK
+
+
+def sums_balance(lhs, rhs):
+    """True when the sums in `lhs` add up to the sums in `rhs`, modulo 2^64
+    (sums_balance([recv, undelivered], [sent]))."""
+    return sum64(*lhs) == sum64(*rhs)
+
+
 def checksum(values):
     """(count, sum mod 2^64, xor): cheap summary for messages."""
     s = x = 0

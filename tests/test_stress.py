@@ -33,6 +33,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "drivers"))
 import driver_run  # noqa: E402
+from messages import sum64  # noqa: E402
 
 CAPS = [0, 1, 8, "unbounded"]
 SEED = os.environ.get("CHANBENCH_SEED", "1")
@@ -84,7 +85,7 @@ def run_stress(request, impl, cap, check):
 def test_Q3_exactly_once_stress(request, impl, cap):
     r = run_stress(request, impl, cap, "exactly-once")
     assert r["received"] == r["delivered"] == r["sent"]
-    assert r["sum_received"] == r["sum_sent"]
+    assert sum64(r["sum_received"]) == sum64(r["sum_sent"])
 
 
 @pytest.mark.prop("Q2")
@@ -106,9 +107,17 @@ def test_C9_close_race_stress(request, impl, cap):
 @pytest.mark.parametrize("cap", CAP_PARAMS)
 def test_C8_conservation_stress(request, impl, cap):
     r = run_stress(request, impl, cap, "conservation")
-    assert r["received"] + r["undelivered"] == r["delivered"]
-    assert r["received"] + r["returned"] + r["undelivered"] == r["sent"]
-    assert r["sum_received"] + r["sum_undelivered"] == r["sum_sent"]
+    assert_conserved(r)
+
+
+def assert_conserved(r, what="conservation"):
+    """C8's books on a chan-stress summary: counts exactly, checksums modulo 2^64
+    (the driver's sums are wrapping uint64_t; issue 14)."""
+    assert r["received"] + r["undelivered"] == r["delivered"], f"{what}: counts: {r}"
+    assert r["received"] + r["returned"] + r["undelivered"] == r["sent"], f"{what}: counts: {r}"
+    assert sum64(r["sum_received"], r["sum_undelivered"]) == sum64(r["sum_sent"]), \
+        (f"{what}: checksums differ mod 2^64: received {r['sum_received']} + undelivered "
+         f"{r['sum_undelivered']} != sent {r['sum_sent']}")
 
 
 @pytest.mark.prop("Q8")
@@ -125,3 +134,54 @@ def test_Q8_len_bounds_stress(request, impl, cap):
 def test_T4_timed_ops_stress(request, impl, cap):
     r = run_stress(request, impl, cap, "timed")
     assert r["received"] == r["sent"]
+
+
+# --- the books themselves (issue 14) ------------------------------------------------
+
+W = 1 << 64
+
+
+def test_sum64_wraps_like_the_drivers():
+    """The checksum helper adds modulo 2^64, as the drivers' uint64_t sums do: the
+    very numbers of issue 14 balance, and an off-by-one (a lost value of 1) does not."""
+    from messages import sum64, sums_balance
+
+    recv, undeliv, sent = 12381314656631696569, 15157565021946478046, 9092135604868622999
+    assert recv + undeliv == sent + W  # the false alarm of issue 14, as plain integers
+    assert sums_balance([recv, undeliv], [sent])
+    assert not sums_balance([recv, undeliv - 1], [sent])
+    assert sum64(W - 1, 1) == 0 and sum64(W - 1, W - 1) == W - 2 and sum64() == 0
+    assert sum64(*([W - 1] * 1000)) == W - 1000
+    with pytest.raises(ValueError):
+        sum64(-1)
+    # a summary whose counts and wrapped sums balance passes the C8 books ...
+    ok = {"received": 3, "undelivered": 1, "delivered": 4, "returned": 2, "sent": 6,
+          "sum_received": recv, "sum_undelivered": undeliv, "sum_sent": sent}
+    assert_conserved(ok)
+    # ... and one value short (counts balanced by a duplicate elsewhere) fails them
+    with pytest.raises(AssertionError, match="checksums differ"):
+        assert_conserved(dict(ok, sum_received=(recv + 5) % W))
+
+
+def test_C8_books_catch_a_lossy_plugin_at_soak_counts(request):
+    """The C8 check must stay able to fail: broken-drop_on_close (close discards what
+    is buffered) under the soak's message counts (--msgs 20000 per round, several
+    rounds, so the driver's sums wrap as in a soak) is reported by the driver
+    (exit 1, a [C8] discrepancy) and by the Python books on its summary."""
+    import subprocess
+
+    plugin = driver_run.build_dir() / "tests" / "broken" / "libbroken_drop_on_close.so"
+    if not plugin.exists():
+        pytest.fail(f"{plugin} is not built: cmake --build {driver_run.build_dir()} --target broken_plugins")
+    exe = driver_run.driver_path("chan-stress")
+    cmd = [str(exe), "--plugin", str(plugin), "--impl", "broken-drop_on_close", "--cap", "unbounded",
+           "--check", "conservation", "--producers", "64", "--consumers", "8", "--seed", SEED,
+           *soak_args("conservation")[:2], "--rounds", "40", "--timeout", "50"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=driver_run.driver_env())
+    assert p.returncode == 1, f"$ {' '.join(cmd)}\nexit {p.returncode}\n{p.stderr[-2000:]}"
+    assert "discrepancy: [C8]" in p.stderr, p.stderr[-2000:]
+    (r,) = driver_run._summary(p.stdout)["results"]
+    # (64 producers: values up to 2^46, so forty rounds of 20000 wrap the sums)
+    assert r["rounds"] == 40 and r["sent"] >= 40 * 20000 * 0.5, r
+    with pytest.raises(AssertionError):
+        assert_conserved(r)
