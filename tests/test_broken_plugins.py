@@ -57,6 +57,9 @@ FLAWS = {
     "timed_recv_consumes": ("T4",),
     "second_close_ok": ("C5",),
     "closed_before_drain": ("C1", "C2"),
+    "timeout_rearmed": ("T1",),
+    "timeout_overshoot": ("T1",),
+    "unbounded_stops_early": ("Q11",),
 }
 CONTROL = "none"
 

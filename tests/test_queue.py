@@ -631,6 +631,29 @@ def test_Q11_unbounded_send_fails_only_when_closed(impl, make):
         assert ch.send_timeout(word(102), 1.0) == Status.CLOSED
 
 
+Q11_AT_SCALE = 1_500_000  # messages an unbounded channel must take with no receiver
+
+
+@pytest.mark.prop("Q11")
+def test_Q11_unbounded_takes_a_million_without_receiver(request, impl):
+    """Q11 at scale: an unbounded channel with no receiver takes 1.5 million messages
+    (every try_send OK, never FULL), then gives them all back in order. Driven in C
+    (chan-stress --fill), so it takes well under a second; a channel whose "unbounded"
+    buffer stops growing at a few hundred thousand fails here."""
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "drivers"))
+    import driver_run
+
+    need(impl, Caps.UNBOUNDED)
+    args = [*driver_run.plugin_args(request.config, impl), "--impl", impl, "--cap", "unbounded",
+            "--fill", str(Q11_AT_SCALE)]
+    what = f"chan-stress impl={impl} --fill {Q11_AT_SCALE}"
+    r = driver_run.run("chan-stress", args, driver_run.time_budget(request, 45), what)
+    assert r["accepted"] == r["drained"] == Q11_AT_SCALE, f"{what}: {r}"
+
+
 # --- Q12 --------------------------------------------------------------------------
 
 

@@ -702,6 +702,20 @@ def test_S5_self_select_many_threads_driver(request, impl):
     assert r["received"] == r["sent"] > 0
 
 
+@pytest.mark.prop("T1")
+@pytest.mark.parametrize("cap", [0, 1, 8, UNBOUNDED], ids=cap_id)
+def test_T1_timed_select_under_traffic(request, impl, cap):
+    """T1 for select: a select with a deadline on {recv a busy channel, recv an idle
+    one}, whose waiter is woken every few ms by a send that a feeder takes back
+    before it runs, returns within a bound of its deadline (median of five;
+    chan-stress --deadline-op select, the same traffic as test_timeout.py's
+    timed recv under traffic)."""
+    need(impl, Caps.SELECT, Caps.TIMED, Caps.BLOCKING, Caps.MPMC)
+    import test_timeout
+
+    test_timeout.run_busy(request, impl, cap, "select")
+
+
 # --- without the capability ---------------------------------------------------------
 
 

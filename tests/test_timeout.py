@@ -7,6 +7,9 @@ A past deadline that is not CHAN_NOWAIT (chan_deadline_after(<=0) gives 1) is a
 timed operation: it still takes what is ready, and a failure is TIMEOUT
 (chan_impl.h, "Try versus timed").
 """
+import pathlib
+import statistics
+import sys
 import time
 
 import pytest
@@ -16,10 +19,62 @@ from capability import cap_id, has, need
 from chanlib import NOWAIT, UNBOUNDED, Caps, Status
 from messages import drain, exactly_once, fill, word, words
 
-LATE = 2.0  # a timed-out call returns within deadline + LATE seconds
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "drivers"))
+import driver_run  # noqa: E402
+
+LATE = 2.0  # a timed-out call returns within deadline + LATE seconds (every single try)
 PAST = 1  # an absolute deadline long gone, not CHAN_NOWAIT
 
+# "Not absurdly later", with teeth: the median lateness of TIGHT_TRIES timed
+# operations of TIGHT_WAIT seconds must stay under TIGHT_LATE. A noisy two-core
+# machine delays one wake-up by tens of ms now and then, rarely the median of five;
+# a timed wait that overshoots every deadline by a fixed 250 ms fails at once.
+TIGHT_WAIT = 0.08
+TIGHT_TRIES = 5
+TIGHT_LATE = 0.04
 
+# Under traffic (chan-stress --deadline-op): BUSY_TRIES timed operations of
+# BUSY_WAIT_MS on a channel whose feeders wake the waiter every few ms and take
+# the thing back before it runs; the traffic goes on BUSY_HOLD_MS past the
+# deadline. The median lateness must stay under BUSY_LATE_MS: a waiter that
+# re-arms its timeout on every wake-up comes back about BUSY_HOLD_MS late.
+BUSY_WAIT_MS = 60
+BUSY_HOLD_MS = 300
+BUSY_TRIES = 5
+BUSY_LATE_MS = 100
+
+
+def median_lateness(lib, op, tries=TIGHT_TRIES, wait=TIGHT_WAIT):
+    """Run op(deadline) `tries` times; return (median lateness in s, all of them).
+    Each must come back TIMEOUT, not before its deadline and within LATE."""
+    lates = []
+    for i in range(tries):
+        dl = lib.deadline_after(wait)
+        s = op(dl)
+        now = lib.now_ns()
+        assert s == Status.TIMEOUT, f"try {i}: timed op ({wait}s) returned {s!r}, expected a timeout"
+        assert now >= dl, f"try {i}: returned {(dl - now) / 1e6:.3f} ms before its deadline"
+        lates.append((now - dl) / 1e9)
+        assert lates[-1] < LATE, f"try {i}: returned {lates[-1]:.3f}s after its deadline"
+    return statistics.median(lates), lates
+
+
+def run_busy(request, impl, cap, op):
+    """chan-stress --deadline-op: timed ops under traffic; return its summary."""
+    args = [*driver_run.plugin_args(request.config, impl), "--impl", impl,
+            "--cap", driver_run.cap_arg("unbounded" if cap == UNBOUNDED else cap),
+            "--deadline-op", op, "--deadline-ms", str(BUSY_WAIT_MS), "--hold-ms", str(BUSY_HOLD_MS),
+            "--tries", str(BUSY_TRIES), "--producers", "2"]
+    what = f"chan-stress impl={impl} cap={cap_id(cap)} deadline-op={op}"
+    r = driver_run.run("chan-stress", args, driver_run.time_budget(request, 45), what)
+    late = r["median_late_ms"]
+    assert late <= BUSY_LATE_MS, (
+        f"{what}: a timed {op} ({BUSY_WAIT_MS} ms) on a busy channel returned a median {late:.1f} ms "
+        f"after its deadline (bound {BUSY_LATE_MS} ms; per try {r['late_ms']} ms, {r['status']}, "
+        f"{r['moved_during']} wake-up rounds of traffic during each): is the timeout re-armed on "
+        f"every wake-up?")
+    assert r["max_late_ms"] < LATE * 1000, f"{what}: one try returned {r['max_late_ms']:.0f} ms late: {r}"
+    return r
 
 
 # --- T1 ---------------------------------------------------------------------------
@@ -63,6 +118,54 @@ def test_T1_timed_send_on_full_times_out_keeps_value(impl, lib, make, cap):
         assert took < wait + LATE, f"timed send ({wait}s) returned after {took:.3f}s"
     got, _ = drain(ch)
     assert got == buffered, "a timed-out send left its value in the channel"
+
+
+@pytest.mark.prop("T1")
+@pytest.mark.parametrize("cap", [0, 1, UNBOUNDED], ids=cap_id)
+def test_T1_timed_recv_tight_upper_bound(impl, lib, make, cap):
+    """The median of five 80 ms timed receives on an empty channel returns within
+    40 ms of its deadline (a fixed 250 ms overshoot fails)."""
+    need(impl, Caps.TIMED)
+    ch = make(cap)
+    med, lates = median_lateness(lib, lambda dl: ch.recv_until(dl)[0])
+    assert med < TIGHT_LATE, (f"timed recv ({TIGHT_WAIT}s) returned a median {med * 1e3:.1f} ms after its "
+                              f"deadline (bound {TIGHT_LATE * 1e3:.0f} ms; tries: "
+                              f"{[round(x * 1e3, 1) for x in lates]} ms)")
+
+
+@pytest.mark.prop("T1")
+@pytest.mark.parametrize("cap", [0, 1], ids=cap_id)
+def test_T1_timed_send_tight_upper_bound(impl, lib, make, cap):
+    """The same for a timed send on a full channel."""
+    need(impl, Caps.TIMED)
+    ch = make(cap)
+    fill(ch, cap)
+    med, lates = median_lateness(lib, lambda dl: ch.send_until(word(7, 9), dl))
+    assert med < TIGHT_LATE, (f"timed send ({TIGHT_WAIT}s) returned a median {med * 1e3:.1f} ms after its "
+                              f"deadline (bound {TIGHT_LATE * 1e3:.0f} ms; tries: "
+                              f"{[round(x * 1e3, 1) for x in lates]} ms)")
+
+
+@pytest.mark.prop("T1")
+@pytest.mark.parametrize("cap", [0, 1, 8, UNBOUNDED], ids=cap_id)
+def test_T1_timed_recv_under_traffic(request, impl, cap):
+    """A timed recv whose waiter is woken every few ms by a send that a feeder takes
+    back before the waiter runs (it loses each race) still returns TIMEOUT near its
+    deadline: median lateness within BUSY_LATE_MS (chan-stress --deadline-op recv).
+    An implementation that hands the value straight to the waiter lets it win: it
+    returns early with the value, which is fine too."""
+    need(impl, Caps.TIMED, Caps.BLOCKING, Caps.MPMC)
+    run_busy(request, impl, cap, "recv")
+
+
+@pytest.mark.prop("T1")
+@pytest.mark.parametrize("cap", [0, 1, 8], ids=cap_id)
+def test_T1_timed_send_under_traffic(request, impl, cap):
+    """A timed send on a channel kept full (a feeder frees a slot, waking the
+    sender, and fills it again before the sender runs) returns near its deadline.
+    (Unbounded: a send never waits, so there is nothing to time.)"""
+    need(impl, Caps.TIMED, Caps.BLOCKING, Caps.MPMC)
+    run_busy(request, impl, cap, "send")
 
 
 @pytest.mark.prop("T1")

@@ -39,7 +39,8 @@
  *   BREAK_TIMEOUT_IGNORED, BREAK_CLOSE_NO_WAKE_SENDERS, BREAK_LEN_LIES,
  *   BREAK_UNBOUNDED_BLOCKS, BREAK_RENDEZVOUS_BUFFERS_ONE, BREAK_NONATOMIC_INDEX,
  *   BREAK_SEND_AFTER_CLOSE_ACCEPTED, BREAK_TIMED_RECV_CONSUMES,
- *   BREAK_SECOND_CLOSE_OK, BREAK_CLOSED_BEFORE_DRAIN.
+ *   BREAK_SECOND_CLOSE_OK, BREAK_CLOSED_BEFORE_DRAIN, BREAK_TIMEOUT_REARMED,
+ *   BREAK_TIMEOUT_OVERSHOOT, BREAK_UNBOUNDED_STOPS_EARLY.
  * BROKEN_NAME is the ops name ("broken-<flaw>").
  */
 #include <errno.h>
@@ -104,9 +105,26 @@
 #ifndef BREAK_CLOSED_BEFORE_DRAIN
 #define BREAK_CLOSED_BEFORE_DRAIN 0
 #endif
+#ifndef BREAK_TIMEOUT_REARMED
+#define BREAK_TIMEOUT_REARMED 0
+#endif
+#ifndef BREAK_TIMEOUT_OVERSHOOT
+#define BREAK_TIMEOUT_OVERSHOOT 0
+#endif
+#ifndef BREAK_UNBOUNDED_STOPS_EARLY
+#define BREAK_UNBOUNDED_STOPS_EARLY 0
+#endif
 
 /* "Unbounded" that is really a big bounded ring. */
 #define BROKEN_UNBOUNDED_LIMIT 1000
+/* "Unbounded" whose growth stops at a "sane" maximum (BREAK_UNBOUNDED_STOPS_EARLY). */
+#define BROKEN_UNBOUNDED_MAX_RING (UINT64_C(1) << 18) /* 262144 messages */
+/* The slack a timed wait adds to every deadline (BREAK_TIMEOUT_OVERSHOOT). */
+#define BROKEN_OVERSHOOT_NS INT64_C(250000000)
+
+/* BREAK_TIMEOUT_REARMED: the operation's timeout as a relative interval, taken
+ * when it started (0: untimed). */
+static _Thread_local int64_t rearm_interval_ns;
 
 enum offer { OFFER_NONE, OFFER_OPEN, OFFER_PROMISED };
 
@@ -138,16 +156,39 @@ struct broken_chan {
 
 static const struct chan_ops broken_ops;
 
-/* Wait on cv until woken or the deadline passes; false once it timed out.
+/* Wait on cv until woken or the deadline *dl passes; false once it timed out.
  * Precondition: c->lock held. */
-static bool wait_on(struct broken_chan *c, pthread_cond_t *cv, chan_deadline dl)
+static bool wait_on(struct broken_chan *c, pthread_cond_t *cv, chan_deadline *dl)
 {
-	if (dl == CHAN_FOREVER) {
+	if (*dl == CHAN_FOREVER) {
 		pthread_cond_wait(cv, &c->lock);
 		return true;
 	}
-	struct timespec ts = chan_deadline_timespec(dl);
-	return pthread_cond_timedwait(cv, &c->lock, &ts) != ETIMEDOUT;
+	chan_deadline until = *dl;
+#if BREAK_TIMEOUT_OVERSHOOT
+	/* FLAW: "a little slack lets the kernel coalesce timers": every timed
+	 * wait sleeps a quarter of a second past its deadline. */
+	until += BROKEN_OVERSHOOT_NS;
+#endif
+	struct timespec ts = chan_deadline_timespec(until);
+	bool woken = pthread_cond_timedwait(cv, &c->lock, &ts) != ETIMEDOUT;
+#if BREAK_TIMEOUT_REARMED
+	/* FLAW: the timeout is kept as "wait up to T" and every wait-up starts
+	 * it again (a relative timeout handed to each wait, as with futex(2)
+	 * or a select() loop): a waiter woken often enough never times out. */
+	if (woken && rearm_interval_ns > 0)
+		*dl = (chan_deadline)(chan_deadline_now_ns() + rearm_interval_ns);
+#endif
+	return woken;
+}
+
+/* Remember the timeout as an interval (read only by BREAK_TIMEOUT_REARMED). */
+static void note_interval(chan_deadline dl)
+{
+	int64_t left = 0;
+	if (dl != CHAN_FOREVER && dl != CHAN_NOWAIT)
+		left = (int64_t)dl - chan_deadline_now_ns();
+	rearm_interval_ns = left > 0 ? left : 0;
 }
 
 static chan_status broken_create(const struct chan_ops *ops, size_t cap, struct chan_base **out)
@@ -166,6 +207,10 @@ static chan_status broken_create(const struct chan_ops *ops, size_t cap, struct 
 #if BREAK_UNBOUNDED_BLOCKS
 	/* FLAW: "unbounded" is just a generous bound. */
 	c->limit = c->unbounded ? BROKEN_UNBOUNDED_LIMIT : cap;
+#elif BREAK_UNBOUNDED_STOPS_EARLY
+	/* FLAW: the ring grows, but only up to a "sane" maximum; past it the
+	 * unbounded channel is full (try_send FULL, send blocks). */
+	c->limit = c->unbounded ? (size_t)BROKEN_UNBOUNDED_MAX_RING : cap;
 #else
 	c->limit = c->unbounded ? SIZE_MAX : cap;
 #endif
@@ -305,10 +350,10 @@ static chan_status buffered_send(struct broken_chan *c, uintptr_t msg, chan_dead
 		first = false;
 #if BREAK_TIMEOUT_IGNORED
 		/* FLAW: trusts ETIMEDOUT from a condvar on the wrong clock. */
-		if (!wait_on(c, &c->writable, dl))
+		if (!wait_on(c, &c->writable, &dl))
 			return CHAN_TIMEOUT;
 #else
-		wait_on(c, &c->writable, dl);
+		wait_on(c, &c->writable, &dl);
 #endif
 	}
 }
@@ -352,10 +397,10 @@ static chan_status buffered_recv(struct broken_chan *c, uintptr_t *msg, chan_dea
 			return chan_deadline_fail(dl, CHAN_EMPTY);
 		first = false;
 #if BREAK_TIMEOUT_IGNORED
-		if (!wait_on(c, &c->readable, dl))
+		if (!wait_on(c, &c->readable, &dl))
 			return CHAN_TIMEOUT;
 #else
-		wait_on(c, &c->readable, dl);
+		wait_on(c, &c->readable, &dl);
 #endif
 	}
 }
@@ -391,7 +436,7 @@ static chan_status rendezvous_send(struct broken_chan *c, uintptr_t msg, chan_de
 			break;
 		if (passed)
 			return chan_deadline_fail(dl, CHAN_FULL);
-		wait_on(c, &c->writable, dl);
+		wait_on(c, &c->writable, &dl);
 	}
 	/* Open an offer and wait for a receiver to take it. */
 	c->spot = msg;
@@ -408,7 +453,7 @@ static chan_status rendezvous_send(struct broken_chan *c, uintptr_t msg, chan_de
 			pthread_cond_broadcast(&c->writable);
 			return CHAN_TIMEOUT;
 		}
-		wait_on(c, &c->writable, dl);
+		wait_on(c, &c->writable, &dl);
 	}
 }
 
@@ -431,7 +476,7 @@ static chan_status rendezvous_recv(struct broken_chan *c, uintptr_t *msg, chan_d
 		if (ticket == 0)
 			ticket = ++c->wait_tickets;
 		c->receivers_waiting++;
-		bool woken = wait_on(c, &c->readable, dl);
+		bool woken = wait_on(c, &c->readable, &dl);
 #if BREAK_TIMED_RECV_CONSUMES
 		/* FLAW: the count is given back only when the receiver leaves with
 		 * something (woken, a value, or close), not when it times out empty:
@@ -464,6 +509,7 @@ static chan_status broken_send(struct chan_base *b, uintptr_t msg, chan_deadline
 	if (dl == CHAN_NOWAIT)
 		dl = CHAN_FOREVER;
 #endif
+	note_interval(dl);
 	pthread_mutex_lock(&c->lock);
 	chan_status st = c->rendezvous ? rendezvous_send(c, msg, dl)
 	                               : buffered_send(c, msg, dl, early_tail);
@@ -478,6 +524,7 @@ static chan_status broken_recv(struct chan_base *b, uintptr_t *msg, chan_deadlin
 #if BREAK_DUPLICATE_UNDER_RACE
 	early_head = *(volatile uint64_t *)&c->head; /* FLAW: read without the lock */
 #endif
+	note_interval(dl);
 	pthread_mutex_lock(&c->lock);
 	chan_status st = c->rendezvous ? rendezvous_recv(c, msg, dl)
 	                               : buffered_recv(c, msg, dl, early_head);

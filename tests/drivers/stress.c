@@ -72,6 +72,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "chanbench/chan.h"
@@ -1101,6 +1102,9 @@ static void usage(FILE *out)
 	        "       [--seed X]\n"
 	        "       [--check exactly-once|order|close-race|conservation|len|timed|all]...\n"
 	        "       [--timeout S]\n"
+	        "       " PROG " --impl NAME --cap N --deadline-op recv|send|select [--deadline-ms D]\n"
+	        "       [--tries N] [--hold-ms H] [--pause-us P] [--producers F]\n"
+	        "       " PROG " --impl NAME --cap unbounded --fill N\n"
 	        "       " PROG " [--plugin PATH.so]... --list\n"
 	        "\n"
 	        "Invariant stress for one channel implementation (CONFORMANCE.md):\n"
@@ -1110,6 +1114,9 @@ static void usage(FILE *out)
 	        "  conservation [C8]  received + returned + undelivered == sent, each value once\n"
 	        "  len          [Q8]  0 <= len <= cap under concurrency, exact when quiescent\n"
 	        "  timed        [T4]  try/timed ops with tiny timeouts consume nothing when they fail\n"
+	        "  --deadline-op [T1] N timed ops (D ms) on a busy channel: F feeders offer and\n"
+	        "                     take back; reports each op's lateness past its deadline\n"
+	        "  --fill N     [Q11] an unbounded channel with no receiver takes N messages\n"
 	        "\n"
 	        "  --impl NAME       registered implementation (default: the last --plugin)\n"
 	        "  --plugin PATH     load a plug-in shared object first (repeatable)\n"
@@ -1147,11 +1154,430 @@ static void print_totals(const struct options *opt, enum check ck, const struct 
 	(void)opt;
 }
 
+/* ------------------------------------------------- T1 under traffic (--deadline-op) */
+
+/*
+ * --deadline-op recv|send|select [T1]: a timed operation on a channel that other
+ * threads keep busy, so that its waiter is woken again and again and loses the
+ * race each time (a deadline re-armed on every wake-up, or a waiter that never
+ * re-checks the clock, shows here and nowhere on an idle channel).
+ *
+ *   Each of --producers "feeder" threads offers the timed waiter what it waits
+ *   for and takes it back at once, then pauses (--pause-us, default 4 ms: a
+ *   dozen wake-ups per 60 ms deadline, each one a race the waiter must lose),
+ *   over and over; the waiter runs on one CPU, the feeders on the others:
+ *   recv / select (recv_until, or a select with a deadline on {recv the busy
+ *     channel, recv an idle one}): try_send a value, then try_recv it back; on
+ *     a rendezvous channel, a send whose deadline lapses after 2 us.
+ *   send (send_until on a channel kept full): try_recv a value, then try_send
+ *     one into the freed slot; on a rendezvous channel, a recv that lapses after
+ *     2 us.
+ *   The feeder is already running when the waiter is woken, so it nearly always
+ *   takes the thing back first. (An implementation that hands a value straight
+ *   to a waiting receiver lets the waiter win: it returns early with OK, which
+ *   is fine; the test then shows only that it is not late.)
+ *
+ * The main thread runs --tries timed operations of --deadline-ms each. Traffic
+ * runs while an operation is pending, up to its deadline + --hold-ms, then pauses
+ * (so a waiter that re-arms its timeout on every wake-up returns about hold-ms
+ * late instead of never). Each try's lateness (return - deadline; negative: it
+ * returned early with a value) goes into the summary; pytest judges the median
+ * (tests/test_timeout.py). The driver itself fails a TIMEOUT before the deadline
+ * and a message lost or duplicated by the traffic (counts and checksums).
+ */
+enum dl_op { DL_NONE, DL_RECV, DL_SEND, DL_SELECT };
+#define DL_MAX_TRIES 64
+
+struct dl_run {
+	chan_t *ch, *idle;
+	size_t cap;
+	long pause_us;                    /* a feeder's pause between two offers */
+	bool pinned;                      /* waiter and feeders on different CPUs */
+	cpu_set_t waiter_cpus, feeder_cpus;
+	enum dl_op op;
+	atomic_bool quit;
+	_Atomic int64_t traffic_until; /* traffic runs while now < this */
+	atomic_uint_fast64_t moved;    /* values moved by the traffic */
+	atomic_uint_fast64_t sent, sent_sum, recvd, recvd_sum;
+	struct slot slots[2 * MAX_SIDE + 1];
+	int nslots;
+};
+static struct dl_run *watched_dl;
+
+static void dl_pause_us(long us)
+{
+	struct timespec ts = {0, us * 1000};
+	nanosleep(&ts, NULL);
+}
+
+static void dl_count(atomic_uint_fast64_t *n, atomic_uint_fast64_t *sum, uintptr_t v)
+{
+	atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(sum, (uint64_t)v, memory_order_relaxed);
+}
+
+/* A feeder: offers the timed waiter something and takes it back at once, over
+ * and over, pausing ~50 us in between (see the comment above run_deadline).
+ * Idle while the traffic window is shut. */
+static void *dl_feeder(void *arg)
+{
+	struct thread_arg *ta = arg;
+	struct dl_run *d = (struct dl_run *)(void *)ta->r;
+	struct slot *s = &d->slots[ta->index];
+	if (d->pinned)
+		pthread_setaffinity_np(pthread_self(), sizeof d->feeder_cpus, &d->feeder_cpus);
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL); /* the 2 us lapses below stay short */
+	bool rendezvous = d->cap == 0;
+	uint64_t seq = 0;
+	while (!atomic_load(&d->quit)) {
+		if (now_ns() >= atomic_load(&d->traffic_until)) {
+			set_op(s, OPC_IDLE);
+			dl_pause_us(200);
+			continue;
+		}
+		uintptr_t v;
+		if (d->op != DL_SEND && rendezvous) {
+			/* An offer that lapses after 2 us: it wakes the waiting receiver,
+			 * and is withdrawn before that receiver gets to run. */
+			v = encode(ta->index, seq);
+			set_op(s, OPC_SEND_TIMED);
+			if (chan_send_until(d->ch, v, chan_deadline_after(2000)) == CHAN_OK) {
+				seq++;
+				dl_count(&d->sent, &d->sent_sum, v);
+			}
+		} else if (d->op != DL_SEND) {
+			/* A message in, and out again before the woken receiver runs. */
+			v = encode(ta->index, seq);
+			set_op(s, OPC_TRY_SEND);
+			if (chan_try_send(d->ch, v) == CHAN_OK) {
+				seq++;
+				dl_count(&d->sent, &d->sent_sum, v);
+			}
+			set_op(s, OPC_TRY_RECV);
+			if (chan_try_recv(d->ch, &v) == CHAN_OK)
+				dl_count(&d->recvd, &d->recvd_sum, v);
+		} else if (rendezvous) {
+			/* A receiver that lapses after 2 us. */
+			set_op(s, OPC_RECV_TIMED);
+			if (chan_recv_until(d->ch, &v, chan_deadline_after(2000)) == CHAN_OK)
+				dl_count(&d->recvd, &d->recvd_sum, v);
+		} else {
+			/* A slot freed, and filled again before the woken sender runs. */
+			set_op(s, OPC_TRY_RECV);
+			if (chan_try_recv(d->ch, &v) == CHAN_OK)
+				dl_count(&d->recvd, &d->recvd_sum, v);
+			v = encode(ta->index, seq);
+			set_op(s, OPC_TRY_SEND);
+			if (chan_try_send(d->ch, v) == CHAN_OK) {
+				seq++;
+				dl_count(&d->sent, &d->sent_sum, v);
+			}
+		}
+		atomic_fetch_add_explicit(&d->moved, 1, memory_order_relaxed);
+		count_done(s);
+		set_op(s, OPC_IDLE);
+		dl_pause_us(d->pause_us);
+	}
+	set_op(s, OPC_EXITED);
+	return NULL;
+}
+
+static void dl_watchdog_report(FILE *out, void *ctx)
+{
+	(void)ctx;
+	struct dl_run *d = watched_dl;
+	if (d == NULL)
+		return;
+	fprintf(out, "hang: deadline-op run; what each thread was doing:\n");
+	for (int i = 0; i < d->nslots; i++) {
+		struct slot *s = &d->slots[i];
+		int op = atomic_load_explicit(&s->op, memory_order_relaxed);
+		fprintf(out, "hang:   %c%-3d in %-16s after %" PRIu64 " ops\n", s->role, s->index,
+		        op >= 0 && op < N_OPCODES ? opcode_name[op] : "?",
+		        (uint64_t)atomic_load_explicit(&s->done, memory_order_relaxed));
+	}
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int run_deadline(const struct options *opt, enum dl_op op, double deadline_ms, uint64_t tries,
+                        double hold_ms, uint64_t pause_us)
+{
+	static const char *const op_name[] = {"", "recv", "send", "select"};
+	uint64_t need = CHAN_CAP_TIMED | CHAN_CAP_MPMC | CHAN_CAP_BLOCKING |
+	                (op == DL_SELECT ? (uint64_t)CHAN_CAP_SELECT : 0);
+	const char *missing = driver_missing_cap(opt->impl, opt->cap, need);
+	if (missing != NULL)
+		driver_exit_na(PROG, opt->impl, opt->cap, "deadline", missing);
+	if (op == DL_SEND && opt->cap == CHAN_UNBOUNDED) {
+		fprintf(stderr, PROG ": --deadline-op send: a send on an unbounded channel never waits\n");
+		return DRIVER_EXIT_USAGE;
+	}
+	static struct dl_run d;
+	memset(&d, 0, sizeof d);
+	d.op = op;
+	chan_status st = chan_create(opt->impl, opt->cap, NULL, &d.ch);
+	if (st == CHAN_OK && op == DL_SELECT)
+		st = chan_create(opt->impl, opt->cap, NULL, &d.idle);
+	if (st != CHAN_OK) {
+		fprintf(stderr, PROG ": chan_create(%s) failed: %s\n", opt->impl, chan_status_str(st));
+		return DRIVER_EXIT_USAGE;
+	}
+	d.cap = opt->cap;
+	d.pause_us = (long)pause_us;
+	int F = opt->producers, S = 0;
+	d.nslots = F + 1;
+	for (int i = 0; i < F; i++)
+		d.slots[i] = (struct slot){.role = 'F', .index = i};
+	d.slots[F] = (struct slot){.role = 'M', .index = 0};
+	/* Send mode: the channel starts full; the feeders keep it so. */
+	uint64_t mine_sent = 0, mine_sum = 0;
+	if (op == DL_SEND)
+		for (uint64_t i = 0; i < opt->cap; i++) {
+			uintptr_t v = encode(F + 1, i);
+			if (chan_try_send(d.ch, v) == CHAN_OK) {
+				mine_sent++;
+				mine_sum += (uint64_t)v;
+			}
+		}
+	watched_dl = &d;
+	static char what[256];
+	char cb[32];
+	snprintf(what, sizeof what, PROG " --impl %s --cap %s --deadline-op %s", opt->impl,
+	         driver_cap_str(opt->cap, cb, sizeof cb), op_name[op]);
+	watchdog_start(opt->timeout, what, dl_watchdog_report, NULL);
+
+	/* The waiter on one CPU, the feeders on the others: a woken waiter then
+	 * cannot preempt the feeder that is about to take the thing back (the
+	 * scheduler favours a freshly woken thread on the CPU it wakes on). */
+	cpu_set_t all, saved;
+	if (sched_getaffinity(0, sizeof all, &all) == 0 && CPU_COUNT(&all) >= 2) {
+		saved = all;
+		CPU_ZERO(&d.waiter_cpus);
+		d.feeder_cpus = all;
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &all)) {
+				CPU_SET(c, &d.waiter_cpus);
+				CPU_CLR(c, &d.feeder_cpus);
+				break;
+			}
+		d.pinned = pthread_setaffinity_np(pthread_self(), sizeof d.waiter_cpus, &d.waiter_cpus) == 0;
+	}
+	pthread_t th[2 * MAX_SIDE];
+	struct thread_arg ta[2 * MAX_SIDE];
+	for (int i = 0; i < F + S; i++) {
+		ta[i] = (struct thread_arg){(struct round *)(void *)&d, i};
+		pthread_create(&th[i], NULL, dl_feeder, &ta[i]);
+	}
+	struct slot *ms = &d.slots[F + S];
+	int64_t late[DL_MAX_TRIES], moved_during[DL_MAX_TRIES];
+	chan_status status[DL_MAX_TRIES];
+	uint64_t discrepancies = 0, n_ok = 0, n_timeout = 0;
+	int64_t wait_ns = (int64_t)(deadline_ms * 1e6), hold_ns = (int64_t)(hold_ms * 1e6);
+	for (uint64_t t = 0; t < tries; t++) {
+		/* Let the traffic get going before the timed operation starts. */
+		atomic_store(&d.traffic_until, now_ns() + wait_ns + hold_ns + 20000000);
+		uint64_t m0 = atomic_load(&d.moved);
+		for (int spin = 0; spin < 2000 && atomic_load(&d.moved) < m0 + 20; spin++)
+			dl_pause_us(100);
+		chan_deadline dl = chan_deadline_after(wait_ns);
+		atomic_store(&d.traffic_until, (int64_t)dl + hold_ns);
+		uint64_t before = atomic_load(&d.moved);
+		uintptr_t v = 0;
+		size_t k = SIZE_MAX;
+		if (op == DL_RECV) {
+			set_op(ms, OPC_RECV_TIMED);
+			st = chan_recv_until(d.ch, &v, dl);
+		} else if (op == DL_SEND) {
+			v = encode(F, t);
+			set_op(ms, OPC_SEND_TIMED);
+			st = chan_send_until(d.ch, v, dl);
+		} else {
+			chan_case cs[2] = {{.ch = d.ch, .dir = CHAN_DIR_RECV}, {.ch = d.idle, .dir = CHAN_DIR_RECV}};
+			set_op(ms, OPC_RECV_TIMED);
+			st = chan_select(cs, 2, CHAN_SELECT_FAIR, dl, &k);
+			if (st == CHAN_OK)
+				v = cs[k].msg;
+			if (st == CHAN_OK && k != 0) {
+				fprintf(stderr, "discrepancy: [T1] select returned case %zu of the idle channel\n", k);
+				discrepancies++;
+			}
+		}
+		int64_t back = now_ns();
+		set_op(ms, OPC_WAIT);
+		late[t] = back - (int64_t)dl;
+		moved_during[t] = (int64_t)(atomic_load(&d.moved) - before);
+		status[t] = st;
+		if (st == CHAN_OK) {
+			n_ok++;
+			if (op == DL_SEND) {
+				mine_sent++;
+				mine_sum += (uint64_t)v;
+			} else {
+				atomic_fetch_add(&d.recvd, 1);
+				atomic_fetch_add(&d.recvd_sum, (uint64_t)v);
+			}
+		} else if (st == CHAN_TIMEOUT) {
+			n_timeout++;
+			if (back < (int64_t)dl) {
+				fprintf(stderr, "discrepancy: [T1] try %" PRIu64 ": %s returned TIMEOUT %.3f ms before its deadline\n",
+				        t, op_name[op], (double)((int64_t)dl - back) / 1e6);
+				discrepancies++;
+			}
+		} else {
+			fprintf(stderr, "discrepancy: [T1] try %" PRIu64 ": timed %s returned %s\n", t, op_name[op],
+			        chan_status_str(st));
+			discrepancies++;
+		}
+	}
+	atomic_store(&d.quit, true);
+	for (int i = 0; i < F + S; i++)
+		pthread_join(th[i], NULL);
+	if (d.pinned)
+		pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+	/* The books: everything sent was received by the traffic, the timed
+	 * operation, or is still buffered. */
+	uintptr_t v;
+	uint64_t left = 0, left_sum = 0;
+	while (chan_try_recv(d.ch, &v) == CHAN_OK) {
+		left++;
+		left_sum += (uint64_t)v;
+	}
+	uint64_t sent = atomic_load(&d.sent) + mine_sent, sent_sum = atomic_load(&d.sent_sum) + mine_sum;
+	uint64_t recvd = atomic_load(&d.recvd) + left, recvd_sum = atomic_load(&d.recvd_sum) + left_sum;
+	if (sent != recvd || sent_sum != recvd_sum) {
+		fprintf(stderr, "discrepancy: [Q3] traffic: sent %" PRIu64 " (sum %" PRIu64 "), received %" PRIu64
+		        " (sum %" PRIu64 ")\n", sent, sent_sum, recvd, recvd_sum);
+		discrepancies++;
+	}
+	watchdog_stop();
+	chan_destroy(d.ch);
+	if (d.idle != NULL)
+		chan_destroy(d.idle);
+
+	int64_t sorted[DL_MAX_TRIES];
+	memcpy(sorted, late, tries * sizeof *late);
+	qsort(sorted, tries, sizeof *sorted, cmp_i64);
+	printf("{\"driver\": \"" PROG "\", \"impl\": ");
+	driver_json_str(stdout, opt->impl);
+	printf(", \"cap\": \"%s\", \"mode\": \"deadline\", \"prop\": \"T1\", \"op\": \"%s\", \"deadline_ms\": %g, "
+	       "\"hold_ms\": %g, \"pause_us\": %ld, \"feeders\": %d, \"others\": %d, \"pinned\": %s, \"tries\": %" PRIu64 ", \"ok_count\": %" PRIu64
+	       ", \"timeout_count\": %" PRIu64 ", \"median_late_ms\": %.3f, \"max_late_ms\": %.3f, "
+	       "\"traffic_msgs\": %" PRIu64 ", \"discrepancies\": %" PRIu64 ", \"ok\": %s, \"late_ms\": [",
+	       driver_cap_str(opt->cap, cb, sizeof cb), op_name[op], deadline_ms, hold_ms, d.pause_us, F, S,
+	       d.pinned ? "true" : "false", tries, n_ok,
+	       n_timeout, (double)sorted[tries / 2] / 1e6, (double)sorted[tries - 1] / 1e6, sent,
+	       discrepancies, discrepancies ? "false" : "true");
+	for (uint64_t t = 0; t < tries; t++)
+		printf("%s%.3f", t ? ", " : "", (double)late[t] / 1e6);
+	printf("], \"status\": [");
+	for (uint64_t t = 0; t < tries; t++)
+		printf("%s\"%s\"", t ? ", " : "", chan_status_str(status[t]));
+	printf("], \"moved_during\": [");
+	for (uint64_t t = 0; t < tries; t++)
+		printf("%s%" PRId64, t ? ", " : "", moved_during[t]);
+	printf("]}\n");
+	fflush(stdout);
+	return discrepancies ? DRIVER_EXIT_DISCREPANCY : DRIVER_EXIT_OK;
+}
+
+/* ------------------------------------------------------ Q11 at scale (--fill N) */
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f == NULL)
+		return -1;
+	char line[256];
+	long v = -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			v = strtol(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/*
+ * --fill N [Q11]: an unbounded channel with no receiver takes N messages, every
+ * try_send OK (never FULL, never blocking), len() == N if declared; then N
+ * try_recv give them back in order and the channel is empty.
+ */
+static int run_fill(const struct options *opt, uint64_t n)
+{
+	if (opt->cap != CHAN_UNBOUNDED) {
+		fprintf(stderr, PROG ": --fill needs --cap unbounded\n");
+		return DRIVER_EXIT_USAGE;
+	}
+	const char *missing = driver_missing_cap(opt->impl, opt->cap, CHAN_CAP_UNBOUNDED);
+	if (missing != NULL)
+		driver_exit_na(PROG, opt->impl, opt->cap, "fill", missing);
+	watchdog_start(opt->timeout, PROG " --fill", NULL, NULL);
+	chan_t *ch;
+	chan_status st = chan_create(opt->impl, CHAN_UNBOUNDED, NULL, &ch);
+	if (st != CHAN_OK) {
+		fprintf(stderr, PROG ": chan_create(%s) failed: %s\n", opt->impl, chan_status_str(st));
+		return DRIVER_EXIT_USAGE;
+	}
+	uint64_t discrepancies = 0, accepted = 0, got = 0;
+	long rss0 = rss_kib();
+	int64_t t0 = now_ns();
+	for (; accepted < n; accepted++) {
+		st = chan_try_send(ch, encode(0, accepted));
+		if (st != CHAN_OK) {
+			fprintf(stderr, "discrepancy: [Q11] try_send #%" PRIu64 " on an unbounded channel with no "
+			        "receiver returned %s (it took %" PRIu64 " messages, then stopped)\n",
+			        accepted, chan_status_str(st), accepted);
+			discrepancies++;
+			break;
+		}
+	}
+	int64_t t1 = now_ns();
+	long rss1 = rss_kib();
+	size_t len = (chan_impl_caps(opt->impl) & CHAN_CAP_LEN) ? chan_len(ch) : accepted;
+	if (len != accepted) {
+		fprintf(stderr, "discrepancy: [Q8] len() is %zu with %" PRIu64 " messages buffered\n", len, accepted);
+		discrepancies++;
+	}
+	for (uintptr_t v; chan_try_recv(ch, &v) == CHAN_OK; got++) {
+		if (v != encode(0, got)) {
+			fprintf(stderr, "discrepancy: [Q1] message %" PRIu64 " came back as 0x%" PRIxPTR "\n", got, v);
+			discrepancies++;
+			break;
+		}
+	}
+	if (discrepancies == 0 && got != accepted) {
+		fprintf(stderr, "discrepancy: [Q11] %" PRIu64 " messages went in, %" PRIu64 " came out\n", accepted, got);
+		discrepancies++;
+	}
+	chan_destroy(ch);
+	watchdog_stop();
+	double per_msg = rss0 >= 0 && rss1 >= rss0 && accepted ? (double)(rss1 - rss0) * 1024.0 / (double)accepted : 0;
+	char cb[32];
+	printf("{\"driver\": \"" PROG "\", \"impl\": ");
+	driver_json_str(stdout, opt->impl);
+	printf(", \"cap\": \"%s\", \"mode\": \"fill\", \"prop\": \"Q11\", \"target\": %" PRIu64 ", \"accepted\": %" PRIu64
+	       ", \"drained\": %" PRIu64 ", \"fill_s\": %.3f, \"rss_growth_kib\": %ld, \"bytes_per_msg\": %.1f, "
+	       "\"discrepancies\": %" PRIu64 ", \"ok\": %s}\n",
+	       driver_cap_str(opt->cap, cb, sizeof cb), n, accepted, got, (double)(t1 - t0) / 1e9,
+	       rss1 >= 0 && rss0 >= 0 ? rss1 - rss0 : 0L, per_msg, discrepancies, discrepancies ? "false" : "true");
+	fflush(stdout);
+	return discrepancies ? DRIVER_EXIT_DISCREPANCY : DRIVER_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opt = {.producers = 8, .consumers = 8, .msgs = 100000, .rounds = 1, .seed = 1};
 	bool cap_given = false, any_check = false;
 	double timeout = -1;
+	enum dl_op dl_op = DL_NONE;
+	double deadline_ms = 60, hold_ms = 1000;
+	uint64_t tries = 7, fill = 0, pause_us = 4000;
 
 	struct driver_cli cli = {.prog = PROG, .usage = usage, .argc = argc, .argv = argv,
 	                         .show_registered = true};
@@ -1178,6 +1604,22 @@ int main(int argc, char **argv)
 			ok = driver_parse_u64(val, &opt.seed);
 		} else if (strcmp(a, "--timeout") == 0) {
 			ok = driver_parse_double(val, &timeout) && timeout > 0;
+		} else if (strcmp(a, "--deadline-op") == 0) {
+			dl_op = strcmp(val, "recv") == 0     ? DL_RECV
+			        : strcmp(val, "send") == 0   ? DL_SEND
+			        : strcmp(val, "select") == 0 ? DL_SELECT
+			                                     : DL_NONE;
+			ok = dl_op != DL_NONE;
+		} else if (strcmp(a, "--deadline-ms") == 0) {
+			ok = driver_parse_double(val, &deadline_ms) && deadline_ms > 0 && deadline_ms <= 10000;
+		} else if (strcmp(a, "--hold-ms") == 0) {
+			ok = driver_parse_double(val, &hold_ms) && hold_ms >= 0 && hold_ms <= 60000;
+		} else if (strcmp(a, "--pause-us") == 0) {
+			ok = driver_parse_u64(val, &pause_us) && pause_us <= 1000000;
+		} else if (strcmp(a, "--tries") == 0) {
+			ok = driver_parse_u64(val, &tries) && tries >= 1 && tries <= DL_MAX_TRIES;
+		} else if (strcmp(a, "--fill") == 0) {
+			ok = driver_parse_u64(val, &fill) && fill >= 1 && fill <= (UINT64_C(1) << 32);
 		} else if (strcmp(a, "--check") == 0) {
 			ok = driver_parse_check(val, N_CHECKS, check_name, check_prop, opt.checks);
 			any_check = true;
@@ -1192,6 +1634,10 @@ int main(int argc, char **argv)
 		for (int k = 0; k < N_CHECKS; k++)
 			opt.checks[k] = true;
 	opt.timeout = timeout > 0 ? timeout : 60 + opt.seconds * 1.5;
+	if (dl_op != DL_NONE)
+		return run_deadline(&opt, dl_op, deadline_ms, tries, hold_ms, pause_us);
+	if (fill > 0)
+		return run_fill(&opt, fill);
 
 	/* A single check that the implementation cannot do is n/a; in a set of
 	 * several, such checks are skipped and listed. */
