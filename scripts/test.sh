@@ -49,6 +49,9 @@ step "test suite (Release)"
 CHANBENCH_BUILD="$PWD/build" CHANBENCH_PLUGINS="$PWD/build/plugins/libchan_template.so" \
   run_pytest tests -n 2 --matrix-out=results/conformance
 
+step "soak, short version (scripts/soak.sh --short: 6e5 messages per built-in, every check and capacity)"
+CHANBENCH_BUILD="$PWD/build" bash scripts/soak.sh --short
+
 if [ "$quick" -eq 0 ]; then
   step "build (AddressSanitizer + UBSan)"
   bash scripts/build.sh build-asan -DCHANBENCH_SANITIZE=address

@@ -65,7 +65,7 @@ def run_busy(request, impl, cap, op):
             "--cap", driver_run.cap_arg("unbounded" if cap == UNBOUNDED else cap),
             "--deadline-op", op, "--deadline-ms", str(BUSY_WAIT_MS), "--hold-ms", str(BUSY_HOLD_MS),
             "--tries", str(BUSY_TRIES), "--producers", "2"]
-    what = f"chan-stress impl={impl} cap={cap_id(cap)} deadline-op={op}"
+    what = f"chan-stress impl={impl} {cap_id(cap)} deadline-op={op}"
     r = driver_run.run("chan-stress", args, driver_run.time_budget(request, 45), what)
     late = r["median_late_ms"]
     assert late <= BUSY_LATE_MS, (
