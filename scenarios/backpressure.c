@@ -182,7 +182,18 @@ static bool bp_run(const struct scenario_params *p, struct scenario_result *r)
 		result_counter(r, "stall_ns", (double)run->stall_ns);
 		result_counter(r, "stall_frac", r->wall_ns > 0 ? (double)run->stall_ns / (double)r->wall_ns : 0);
 		result_counter(r, "peak_queued", (double)run->peak_queued);
-		result_counter(r, "peak_rss_kib", rss0 >= 0 && hwm >= rss0 ? (double)(hwm - rss0) : 0);
+		double peak_kib = rss0 >= 0 && hwm >= rss0 ? (double)(hwm - rss0) : 0;
+		result_counter(r, "peak_rss_kib", peak_kib);
+		if (p->capacity == CHAN_UNBOUNDED && run->peak_queued > 0) {
+			/* Memory per message held: the peak above the start over the
+			 * peak backlog; less the producer's own allocation (header and
+			 * payload, rounded to malloc's 16-byte chunks plus its 8-byte
+			 * header), what the channel costs per queued message. */
+			double per = peak_kib * 1024.0 / (double)run->peak_queued;
+			double own = (double)((sizeof(struct bp_msg) + p->payload + 8 + 15) / 16 * 16);
+			result_counter(r, "bytes_per_queued", per);
+			result_counter(r, "chan_bytes_per_queued", per > own ? per - own : 0);
+		}
 		result_counter(r, "consumer_ns", (double)p->work_ns);
 		result_counter(r, "payload", (double)p->payload);
 	}
@@ -209,7 +220,10 @@ const struct scenario scenario_backpressure = {
 	.description = "fast producer, consumer at a fixed 2 us per message, 256-byte payloads: producer stall, queue depth over time, peak memory",
 	.counters_doc = "stall_ns, stall_frac: producer time inside send (total, fraction of the run); "
 	                "peak_queued: largest backlog sampled; peak_rss_kib: peak resident memory above "
-	                "the run's start; consumer_ns: the consumer's period; payload: bytes per message. "
+	                "the run's start; bytes_per_queued (unbounded): peak_rss over peak_queued, memory "
+	                "per message held; chan_bytes_per_queued: the same less the producer's own "
+	                "allocation (the channel's share); consumer_ns: the consumer's period; "
+	                "payload: bytes per message. "
 	                "Series: queued (and len) per millisecond",
 	.run = bp_run,
 	.needs = CHAN_CAP_CLOSE,
