@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Builds the external peer programs, offline, into BUILD_DIR/peers/bin:
-#   peer-go-chan                      (peers/go, Go standard library only)
-#   peer-crossbeam, peer-flume,
-#   peer-tokio-mpsc, peer-std-mpsc    (peers/rust, Debian's vendored crates)
+# Builds the external peers, offline:
+#   programs, into BUILD_DIR/peers/bin (throughput and ping-pong only):
+#     peer-go-chan                        (peers/go, Go standard library only)
+#     peer-crossbeam-native, peer-flume-native,
+#     peer-tokio-mpsc-native, peer-std-mpsc-native   (peers/rust, Debian's crates)
+#   plug-ins, into BUILD_DIR/peers/plugins (every scenario and conformance test,
+#   loaded with --plugin like any implementation):
+#     libpeer_crossbeam.so, libpeer_flume.so,
+#     libpeer_std-mpsc.so, libpeer_tokio-mpsc.so     (peers/rust-plugin)
+#     libpeer_go-chan-cgo.so              (peers/go-plugin, go build -buildmode=c-shared)
 #
 #   peers/build.sh [--build-dir DIR]     DIR defaults to build/ in the repository
 #
@@ -18,14 +24,15 @@ build="$repo/build"
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build="${2:?--build-dir needs a directory}"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "peers/build.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$build"
 out="$(cd "$build" && pwd)/peers"
 bin="$out/bin"
-mkdir -p "$bin"
+plugins="$out/plugins"
+mkdir -p "$bin" "$plugins"
 built=() skipped=() failed=()
 
 # Seconds since a `date +%s%N` time, with one decimal.
@@ -51,12 +58,25 @@ else
     echo "peers/build.sh: go-chan: go build failed (output above)" >&2
     failed+=(go-chan)
   fi
+  echo "peers/build.sh: building go-chan-cgo (c-shared plug-in)"
+  start=$(date +%s%N)
+  if (cd "$repo/peers/go-plugin" &&
+      GOCACHE="$out/go-cache" GOPATH="$out/gopath" GOFLAGS= GO111MODULE=on GOPROXY=off CGO_ENABLED=1 \
+        "$GO" build -trimpath -buildmode=c-shared -o "$plugins/libpeer_go-chan-cgo.so" .); then
+    rm -f "$plugins/libpeer_go-chan-cgo.h"   # the generated header: nobody includes it
+    echo "peers/build.sh: go-chan-cgo built in $(elapsed "$start")"
+    built+=(go-chan-cgo)
+  else
+    echo "peers/build.sh: go-chan-cgo: go build -buildmode=c-shared failed (output above)" >&2
+    failed+=(go-chan-cgo)
+  fi
 fi
 
 # ---------------------------------------------------------------- Rust
 CARGO="${CARGO:-/usr/bin/cargo}"
 RUSTC="${RUSTC:-/usr/bin/rustc}"
-rust_peers=(crossbeam flume tokio-mpsc std-mpsc)
+rust_peers=(crossbeam-native flume-native tokio-mpsc-native std-mpsc-native)
+rust_plugins=(crossbeam flume tokio-mpsc std-mpsc)
 registry=/usr/share/cargo/registry
 missing=()
 # crate directory prefix -> Debian package
@@ -67,22 +87,25 @@ for pair in crossbeam-channel:librust-crossbeam-channel-dev flume:librust-flume-
 done
 if ! command -v "$CARGO" >/dev/null 2>&1 || ! command -v "$RUSTC" >/dev/null 2>&1; then
   echo "peers/build.sh: Rust peers skipped: no Rust toolchain ('$CARGO' / '$RUSTC' not found; Debian packages cargo, rustc)" >&2
-  skipped+=("${rust_peers[@]}")
+  skipped+=("${rust_peers[@]}" "${rust_plugins[@]}")
 elif [ ${#missing[@]} -gt 0 ]; then
   echo "peers/build.sh: Rust peers skipped: crates missing from $registry: ${missing[*]}" >&2
-  skipped+=("${rust_peers[@]}")
+  skipped+=("${rust_peers[@]}" "${rust_plugins[@]}")
 else
-  lock="$repo/peers/rust/Cargo.lock"
-  if [ -f "$lock" ] && ! grep -q '^version = [123]$' "$lock"; then
-    echo "peers/build.sh: removing $lock (written by a newer cargo; $CARGO cannot read it; it is not committed)"
-    rm -f "$lock"
-  fi
+  for lock in "$repo/peers/rust/Cargo.lock" "$repo/peers/rust-plugin/Cargo.lock"; do
+    if [ -f "$lock" ] && ! grep -q '^version = [123]$' "$lock"; then
+      echo "peers/build.sh: removing $lock (written by a newer cargo; $CARGO cannot read it; it is not committed)"
+      rm -f "$lock"
+    fi
+  done
+  # cargo_build CRATE_DIR TARGET_DIR: Debian's cargo and rustc, offline.
+  cargo_build() {
+    (cd "$1" && RUSTC="$RUSTC" CARGO_HOME="$out/cargo-home" CARGO_TARGET_DIR="$2" \
+       CHANBENCH_RUSTC_VERSION="$("$RUSTC" --version)" "$CARGO" build --release --offline)
+  }
   echo "peers/build.sh: building ${rust_peers[*]} with $("$CARGO" --version), $("$RUSTC" --version)"
   start=$(date +%s%N)
-  if (cd "$repo/peers/rust" &&
-      RUSTC="$RUSTC" CARGO_HOME="$out/cargo-home" CARGO_TARGET_DIR="$out/rust-target" \
-      CHANBENCH_RUSTC_VERSION="$("$RUSTC" --version)" \
-        "$CARGO" build --release --offline); then
+  if cargo_build "$repo/peers/rust" "$out/rust-target"; then
     for p in "${rust_peers[@]}"; do
       cp "$out/rust-target/release/peer-$p" "$bin/peer-$p"
     done
@@ -92,8 +115,20 @@ else
     echo "peers/build.sh: Rust peers: cargo build failed (output above)" >&2
     failed+=("${rust_peers[@]}")
   fi
+  echo "peers/build.sh: building the plug-ins ${rust_plugins[*]}"
+  start=$(date +%s%N)
+  if cargo_build "$repo/peers/rust-plugin" "$out/rust-plugin-target"; then
+    for p in "${rust_plugins[@]}"; do
+      cp "$out/rust-plugin-target/release/libpeer_${p//-/_}.so" "$plugins/libpeer_$p.so"
+    done
+    echo "peers/build.sh: Rust plug-ins built in $(elapsed "$start")"
+    built+=("${rust_plugins[@]}")
+  else
+    echo "peers/build.sh: Rust plug-ins: cargo build failed (output above)" >&2
+    failed+=("${rust_plugins[@]}")
+  fi
 fi
 
 echo "peers/build.sh: built: ${built[*]:-none}; skipped: ${skipped[*]:-none}; failed: ${failed[*]:-none}"
-echo "peers/build.sh: programs in $bin"
+echo "peers/build.sh: programs in $bin, plug-ins in $plugins"
 [ ${#failed[@]} -eq 0 ]

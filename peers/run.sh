@@ -7,7 +7,8 @@
 #                [--build-dir DIR] [--only NAME[,NAME...]] [--timeout SECONDS]
 #                [-- extra arguments for every program, e.g. --reps 1 --msgs 4000]
 #
-# NAME is go-chan, crossbeam, flume, tokio-mpsc or std-mpsc. Each program prints
+# NAME is go-chan, crossbeam-native, flume-native, tokio-mpsc-native or
+# std-mpsc-native (the plug-ins of the same peers are run by chanbench-run). Each program prints
 # its progress (one line per repetition) as it goes. A peer that is not built is
 # reported and skipped. The exit status is 1 if any program failed a validation,
 # timed out (default limit: 300 s per program; 1200 s for the long profile) or
@@ -41,7 +42,7 @@ bin="$build/peers/bin"
 CHANBENCH_COMMIT="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
 export CHANBENCH_COMMIT
 
-peers=(go-chan crossbeam flume tokio-mpsc std-mpsc)
+peers=(go-chan crossbeam-native flume-native tokio-mpsc-native std-mpsc-native)
 if [ -n "$only" ]; then
   IFS=, read -r -a peers <<<"$only"
 fi

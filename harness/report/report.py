@@ -179,7 +179,7 @@ def go_one_p_note(cases):
         if c.param("cap") in ("0", "1", None):
             continue
         for r in c.rows:
-            if r.impl.startswith("go-") and r.cpu_util is not None:
+            if r.impl.startswith("go-") and r.impl != "go-chan-cgo" and r.cpu_util is not None:
                 busy.setdefault(r.impl, []).append((c.case, r.cpu_util.median))
     notes = []
     for impl, cells in sorted(busy.items()):
@@ -195,6 +195,22 @@ def go_one_p_note(cases):
             "hand-offs, with no cross-core cache traffic, while the C and Rust threads run on both "
             "cores. Compare CPU/msg rather than msgs/s alone for these cells.")
     return " ".join(notes)
+
+
+def cgo_note(rs, cases):
+    """Beside go-chan-cgo's rows: what the cgo crossing each of its calls pays costs
+    (a file from peers/go-plugin/cgo_cost.py, producer "cgo-cost"), or [] without rows."""
+    if not any(r.impl == "go-chan-cgo" for c in cases for r in c.rows):
+        return []
+    ns = [f.context.get("cgo_null_call_ns") for f in rs.files if f.producer == "cgo-cost"]
+    ns = [float(x) for x in ns if isinstance(x, (int, float, str)) and str(x).replace(".", "", 1).isdigit()]
+    cost = (f"a null call C→Go through the same path costs **{ns[-1]:.0f} ns** on this machine "
+            "(peers/go-plugin/cgo_cost.py)" if ns else
+            "its cost was not measured in this run (peers/go-plugin/cgo_cost.py measures it)")
+    return [f"**go-chan-cgo** is Go's channel called from C threads through cgo: every send, "
+            f"receive and close crosses cgo, and {cost}; a ns/msg of go-chan-cgo is mostly that "
+            "crossing, not Go's channel. Go itself, between goroutines, is the go-chan row "
+            "(throughput and pingpong).", ""]
 
 
 def scenario_section(scenario, cases, series, palette, out_dir):
@@ -327,7 +343,8 @@ def write_report(rs, out_dir=None, matrix=None, machine=None, default_root="resu
     lines += environment_section(rs) + [""]
     lines += colours_section(rs, palette)
     for scenario, cases in analysed.items():
-        lines += scenario_section(scenario, cases, rs.series, palette, out_dir)
+        section = scenario_section(scenario, cases, rs.series, palette, out_dir)
+        lines += section[:2] + cgo_note(rs, cases) + section[2:]
     lines += conformance_section(matrix)
     lines += na_section(rs, analysed)
     if rs.warnings:

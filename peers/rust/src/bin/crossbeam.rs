@@ -4,6 +4,6 @@
 chanbench_peers::mpmc_peer!(
     Crossbeam,
     crossbeam_channel,
-    "crossbeam",
+    "crossbeam-native",
     "crossbeam-channel 0.5 bounded(n) (0 = rendezvous) / unbounded(); MPMC, blocking send/recv"
 );

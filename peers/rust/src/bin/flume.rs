@@ -4,6 +4,6 @@
 chanbench_peers::mpmc_peer!(
     Flume,
     flume,
-    "flume",
+    "flume-native",
     "flume 0.10 bounded(n) (0 = rendezvous) / unbounded(); MPMC, blocking send/recv"
 );

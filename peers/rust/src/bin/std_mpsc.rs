@@ -16,7 +16,7 @@ enum Tx {
 }
 
 impl Channel for StdMpsc {
-    const NAME: &'static str = "std-mpsc";
+    const NAME: &'static str = "std-mpsc-native";
     const DESCRIPTION: &'static str =
         "Rust std::sync::mpsc sync_channel(n) (0 = rendezvous) / channel(); n/a: spmc, mpmc (single receiver)";
     type Tx = Tx;

@@ -22,7 +22,7 @@ enum Rx {
 }
 
 impl Channel for TokioMpsc {
-    const NAME: &'static str = "tokio-mpsc";
+    const NAME: &'static str = "tokio-mpsc-native";
     const DESCRIPTION: &'static str = "tokio 1.24 sync::mpsc channel(n) / unbounded_channel() from threads \
 (blocking_send/blocking_recv); n/a: capacity 0, spmc, mpmc (single receiver)";
     type Tx = Tx;

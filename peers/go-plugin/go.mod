@@ -1,0 +1,3 @@
+module chanbench/peers/goplugin
+
+go 1.19

@@ -1,0 +1,154 @@
+//! The close emulation shared by the peers whose own disconnect cannot be
+//! used while a sender waits (flume, tokio): an in-flight gate in front of the
+//! sender, waiting sends parked on the calling thread with a registration for
+//! close, and a close that empties the gate before it drops the sender.
+//!
+//!   send:  `enter` (increment `in_flight`, then check `closed`, both
+//!          sequentially consistent: either close sees this send in flight or
+//!          this send sees close), the peer's try; if it must wait, `wait_send`
+//!          polls the peer's own send future on this thread, parking between
+//!          polls (the peer's waker unparks it), and before each poll
+//!          registers with a `tokio::sync::Notify` and checks `closed`; then
+//!          `leave` (decrement).
+//!   close: set `closed` (once), `notify_waiters` until `in_flight` is 0
+//!          (each waiting send wakes, drops its future, which is the peer's
+//!          cancellation: the value is not sent, CHAN_CLOSED), then the caller
+//!          drops the channel's only sender: no send is inside it or will be.
+//! Cost: two atomic read-modify-writes and a load per send; a send that
+//! waits also takes the Notify's lock to register. Receives cost nothing.
+
+use crate::{Deadline, Status, CLOSED, TIMEOUT};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// Unparks the thread that polls (what tokio's `blocking_send` does too).
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    // One waker per thread, made once: a wait allocates nothing of ours.
+    static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+}
+
+/// Park until woken or the deadline passes; false once it has passed.
+fn park_until(dl: Deadline) -> bool {
+    match dl {
+        Deadline::At(t) => {
+            let now = Instant::now();
+            if now >= t {
+                return false;
+            }
+            thread::park_timeout(t - now);
+            true
+        }
+        _ => {
+            thread::park();
+            true
+        }
+    }
+}
+
+/// Poll `fut` on this thread until it is ready (Some) or the deadline passes
+/// (None); `stop` is checked before every poll (Some(status) ends the wait).
+pub fn block_on<F: Future>(fut: F, dl: Deadline, mut stop: impl FnMut(&mut Context<'_>) -> Option<Status>)
+    -> Result<F::Output, Status> {
+    WAKER.with(|w| {
+        let mut cx = Context::from_waker(w);
+        let mut fut = fut;
+        // Safety: `fut` is a local that is never moved again.
+        let mut fut = unsafe { Pin::new_unchecked(&mut fut) };
+        loop {
+            if let Some(st) = stop(&mut cx) {
+                return Err(st);
+            }
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return Ok(v);
+            }
+            if !park_until(dl) {
+                // One last poll: a hand-off that raced the deadline counts.
+                return match fut.as_mut().poll(&mut cx) {
+                    Poll::Ready(v) => Ok(v),
+                    Poll::Pending => Err(TIMEOUT),
+                };
+            }
+        }
+    })
+}
+
+#[derive(Default)]
+pub struct Gate {
+    closed: AtomicBool,
+    in_flight: AtomicUsize,
+    closing: Notify,
+}
+
+impl Gate {
+    /// Enter a send; false (and already left) if closed.
+    #[inline]
+    pub fn enter(&self) -> bool {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.leave();
+            return false;
+        }
+        true
+    }
+
+    #[inline]
+    pub fn leave(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Inside the gate: wait for the peer's send future `fut` (its output
+    /// mapped by `done`), the deadline, or close.
+    #[cold]
+    pub fn wait_send<F: Future>(&self, fut: F, dl: Deadline, done: impl FnOnce(F::Output) -> Status) -> Status {
+        let mut closing = self.closing.notified();
+        // Safety: `closing` is a local that is never moved again.
+        let mut closing = unsafe { Pin::new_unchecked(&mut closing) };
+        match block_on(fut, dl, |cx| {
+            if closing.as_mut().poll(cx).is_ready() || self.closed.load(Ordering::SeqCst) {
+                Some(CLOSED)
+            } else {
+                None
+            }
+        }) {
+            Ok(v) => done(v),
+            Err(st) => st,
+        }
+    }
+
+    /// Close: false if it was closed already. On true, no send is inside the
+    /// gate any more, and none will enter: the caller drops the sender.
+    pub fn close(&self) -> bool {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        loop {
+            self.closing.notify_waiters();
+            if self.in_flight.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            thread::yield_now();
+        }
+    }
+
+    pub fn is_closed(&mut self) -> bool {
+        *self.closed.get_mut()
+    }
+}
+
