@@ -1217,7 +1217,7 @@ static void dl_count(atomic_uint_fast64_t *n, atomic_uint_fast64_t *sum, uintptr
 }
 
 /* A feeder: offers the timed waiter something and takes it back at once, over
- * and over, pausing ~50 us in between (see the comment above run_deadline).
+ * and over, pausing --pause-us in between (see the comment above run_deadline).
  * Idle while the traffic window is shut. */
 static void *dl_feeder(void *arg)
 {
@@ -1329,7 +1329,7 @@ static int run_deadline(const struct options *opt, enum dl_op op, double deadlin
 	}
 	d.cap = opt->cap;
 	d.pause_us = (long)pause_us;
-	int F = opt->producers, S = 0;
+	int F = opt->producers;
 	d.nslots = F + 1;
 	for (int i = 0; i < F; i++)
 		d.slots[i] = (struct slot){.role = 'F', .index = i};
@@ -1369,11 +1369,11 @@ static int run_deadline(const struct options *opt, enum dl_op op, double deadlin
 	}
 	pthread_t th[2 * MAX_SIDE];
 	struct thread_arg ta[2 * MAX_SIDE];
-	for (int i = 0; i < F + S; i++) {
+	for (int i = 0; i < F; i++) {
 		ta[i] = (struct thread_arg){(struct round *)(void *)&d, i};
 		pthread_create(&th[i], NULL, dl_feeder, &ta[i]);
 	}
-	struct slot *ms = &d.slots[F + S];
+	struct slot *ms = &d.slots[F];
 	int64_t late[DL_MAX_TRIES], moved_during[DL_MAX_TRIES];
 	chan_status status[DL_MAX_TRIES];
 	uint64_t discrepancies = 0, n_ok = 0, n_timeout = 0;
@@ -1435,7 +1435,7 @@ static int run_deadline(const struct options *opt, enum dl_op op, double deadlin
 		}
 	}
 	atomic_store(&d.quit, true);
-	for (int i = 0; i < F + S; i++)
+	for (int i = 0; i < F; i++)
 		pthread_join(th[i], NULL);
 	if (d.pinned)
 		pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
@@ -1465,10 +1465,10 @@ static int run_deadline(const struct options *opt, enum dl_op op, double deadlin
 	printf("{\"driver\": \"" PROG "\", \"impl\": ");
 	driver_json_str(stdout, opt->impl);
 	printf(", \"cap\": \"%s\", \"mode\": \"deadline\", \"prop\": \"T1\", \"op\": \"%s\", \"deadline_ms\": %g, "
-	       "\"hold_ms\": %g, \"pause_us\": %ld, \"feeders\": %d, \"others\": %d, \"pinned\": %s, \"tries\": %" PRIu64 ", \"ok_count\": %" PRIu64
+	       "\"hold_ms\": %g, \"pause_us\": %ld, \"feeders\": %d, \"pinned\": %s, \"tries\": %" PRIu64 ", \"ok_count\": %" PRIu64
 	       ", \"timeout_count\": %" PRIu64 ", \"median_late_ms\": %.3f, \"max_late_ms\": %.3f, "
 	       "\"traffic_msgs\": %" PRIu64 ", \"discrepancies\": %" PRIu64 ", \"ok\": %s, \"late_ms\": [",
-	       driver_cap_str(opt->cap, cb, sizeof cb), op_name[op], deadline_ms, hold_ms, d.pause_us, F, S,
+	       driver_cap_str(opt->cap, cb, sizeof cb), op_name[op], deadline_ms, hold_ms, d.pause_us, F,
 	       d.pinned ? "true" : "false", tries, n_ok,
 	       n_timeout, (double)sorted[tries / 2] / 1e6, (double)sorted[tries - 1] / 1e6, sent,
 	       discrepancies, discrepancies ? "false" : "true");
