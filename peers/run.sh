@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Runs every built peer program (peers/build.sh) on the throughput and
 # ping-pong scenarios and writes OUT_DIR/peer-<name>.json for each, in the
-# result format of docs/RESULTS.md.
+# result format of docs/RESULTS.md: each program's repetitions one block after
+# another, after (or before) chanbench-run's. scripts/bench.sh and
+# scripts/stability.sh do not use this: they hand the programs to chanbench-run
+# (--peer-program), which runs them one repetition at a time, interleaved with
+# every other implementation of the case.
 #
 #   peers/run.sh --profile quick|default|long --out-dir DIR
 #                [--build-dir DIR] [--only NAME[,NAME...]] [--timeout SECONDS]
 #                [-- extra arguments for every program, e.g. --reps 1 --msgs 4000]
+#   peers/run.sh --runner-args [--build-dir DIR] [--only NAME[,NAME...]]
+#                prints "--peer-program PATH" for every built program, one
+#                word per line (for chanbench-run)
 #
 # NAME is go-chan, crossbeam-native, flume-native, tokio-mpsc-native or
 # std-mpsc-native (the plug-ins of the same peers are run by chanbench-run). Each program prints
@@ -16,7 +23,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 build="$repo/build"
-profile="" out_dir="" only="" limit=""
+profile="" out_dir="" only="" limit="" runner_args=0
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,11 +32,30 @@ while [ $# -gt 0 ]; do
     --build-dir) build="${2:?--build-dir needs a directory}"; shift 2 ;;
     --only) only="${2:?--only needs names}"; shift 2 ;;
     --timeout) limit="${2:?--timeout needs seconds}"; shift 2 ;;
+    --runner-args) runner_args=1; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "peers/run.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
+peers=(go-chan crossbeam-native flume-native tokio-mpsc-native std-mpsc-native)
+if [ -n "$only" ]; then
+  IFS=, read -r -a peers <<<"$only"
+fi
+bin="$build/peers/bin"
+if [ "$runner_args" -eq 1 ]; then
+  # Every built program (whatever its name), or the --only ones.
+  progs=()
+  if [ -n "$only" ]; then
+    for name in "${peers[@]}"; do progs+=("$bin/peer-$name"); done
+  else
+    progs=("$bin"/peer-*)
+  fi
+  for prog in "${progs[@]}"; do
+    if [ -f "$prog" ] && [ -x "$prog" ]; then printf -- '--peer-program\n%s\n' "$prog"; fi
+  done
+  exit 0
+fi
 case "$profile" in
   quick|default|long) ;;
   "") echo "peers/run.sh: --profile is required (quick, default or long)" >&2; exit 2 ;;
@@ -38,14 +64,9 @@ esac
 [ -n "$out_dir" ] || { echo "peers/run.sh: --out-dir is required" >&2; exit 2; }
 [ -n "$limit" ] || { [ "$profile" = long ] && limit=1200 || limit=300; }
 mkdir -p "$out_dir"
-bin="$build/peers/bin"
 CHANBENCH_COMMIT="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
 export CHANBENCH_COMMIT
 
-peers=(go-chan crossbeam-native flume-native tokio-mpsc-native std-mpsc-native)
-if [ -n "$only" ]; then
-  IFS=, read -r -a peers <<<"$only"
-fi
 ok=() bad=() absent=()
 for name in "${peers[@]}"; do
   prog="$bin/peer-$name"

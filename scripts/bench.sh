@@ -2,22 +2,27 @@
 # chanbench's main job: installs what is missing, builds, runs the benchmark
 # suite on every implementation (the built-ins, the reference limits, the C/C++
 # peer adapters, and the Go and Rust peers), and writes the report.
-#   scripts/bench.sh [--profile quick|default|long] [--no-peers] [-- RUNNER_ARGS...]
-# --profile   quick: a smoke run (< 2 min); default (< 10 min on 2 cores); long.
+#   scripts/bench.sh [--profile quick|default|long] [--no-peers] [--build-dir DIR]
+#                    [-- RUNNER_ARGS...]
+# --profile   quick: a smoke run (< 3 min); default (< 12 min on 2 cores); long.
 # --no-peers  only chanbench's own implementations (no Go/Rust/GLib/TBB/...).
-# RUNNER_ARGS go to build/chanbench-run (e.g. --plugin my.so, --scenario pingpong).
+# --build-dir where to build (default build/).
+# RUNNER_ARGS go to chanbench-run (e.g. --plugin my.so, --scenario pingpong).
+# The Go and Rust peer programs run inside chanbench-run's rounds (--peer-program:
+# one repetition at a time, interleaved with every implementation of the case).
 # Writes results/latest/<profile>*.json and results/<machine>/REPORT.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-profile=default; peers=1; runner_args=()
+profile=default; peers=1; runner_args=(); build=build
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="${2:?--profile needs quick, default or long}"; shift 2 ;;
     --profile=*) profile="${1#--profile=}"; shift ;;
     --no-peers) peers=0; shift ;;
+    --build-dir) build="${2:?--build-dir needs a directory}"; shift 2 ;;
     --) shift; runner_args=("$@"); break ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "bench: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -29,7 +34,7 @@ start=$(date +%s)
 step "install dependencies"
 if [ "$peers" -eq 1 ]; then bash scripts/install-deps.sh --peers; else bash scripts/install-deps.sh; fi
 step "build"
-bash scripts/build.sh build
+bash scripts/build.sh "$build"
 
 out_dir=results/latest
 mkdir -p "$out_dir"
@@ -38,21 +43,20 @@ inputs=("$out_dir/$profile.json")
 
 plugins=()
 if [ "$peers" -eq 1 ]; then
-  for so in build/impls/peers/libpeer_*.so; do
+  for so in "$build"/impls/peers/libpeer_*.so; do
     [ -e "$so" ] && plugins+=(--plugin "$so")
   done
+  if [ -x peers/build.sh ]; then
+    step "external peer programs (Go, Rust): build"
+    bash peers/build.sh --build-dir "$build"
+    mapfile -t programs < <(bash peers/run.sh --runner-args --build-dir "$build")
+    plugins+=("${programs[@]}")
+  fi
 fi
 
 step "benchmarks: chanbench-run --profile $profile"
 rc=0
-build/chanbench-run --profile "$profile" "${plugins[@]}" --out "$out_dir/$profile.json" "${runner_args[@]}" || rc=$?
-
-if [ "$peers" -eq 1 ] && [ -x peers/build.sh ]; then
-  step "external peers (Go, Rust)"
-  bash peers/build.sh --build-dir build
-  bash peers/run.sh --profile "$profile" --build-dir build --out-dir "$out_dir" || rc=$?
-  for f in "$out_dir"/peer-*.json; do [ -e "$f" ] && inputs+=("$f"); done
-fi
+"$build"/chanbench-run --profile "$profile" "${plugins[@]}" --out "$out_dir/$profile.json" "${runner_args[@]}" || rc=$?
 
 step "report"
 matrix=()

@@ -6,6 +6,7 @@ import re
 import sys
 
 from . import compare as comparing
+from . import stability as stability_mod
 from .conformance import load_matrix
 from .report import write_report
 from .results import ResultError, load_results
@@ -19,6 +20,9 @@ chanbench reports. Inputs are google-benchmark JSON files in chanbench's format
   report   RESULT.json [MORE.json ...]  ->  <out-dir>/REPORT.md and <out-dir>/plots/*.svg
   compare  BASELINE.json CANDIDATE.json ->  a table and a one-line verdict;
                                             exit status 3 when something regressed
+  stability --a RUN1.json.. --b RUN2.json.. -> per-cell drift between two back-to-back
+                                            runs (scripts/stability.sh), as JSON for
+                                            report --stability
 
 Run '%(prog)s report --help' or '%(prog)s compare --help' for the options."""
 
@@ -72,7 +76,7 @@ def _regex(text):
 def parser():
     p = argparse.ArgumentParser(prog="python3 -m harness.report", description=_DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{report,compare}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{report,compare,stability}")
 
     r = sub.add_parser("report", help="write REPORT.md and SVG plots",
                        epilog=_REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,6 +89,17 @@ def parser():
                         "in the repository, <machine> from the CPU model and core count)")
     r.add_argument("--machine", metavar="NAME",
                    help="the machine name in the title and the default directory")
+    r.add_argument("--stability", metavar="STABILITY.json",
+                   help="add a Stability section from `stability --json-out` (scripts/stability.sh)")
+
+    st = sub.add_parser("stability", help="drift between two back-to-back runs of one profile")
+    st.add_argument("--a", nargs="+", required=True, metavar="RESULT.json",
+                    help="the first run's result files")
+    st.add_argument("--b", nargs="+", required=True, metavar="RESULT.json",
+                    help="the second run's result files")
+    st.add_argument("--threshold", type=_fraction, default=stability_mod.UNSTABLE,
+                    help="a cell whose ratio drifts more than this is not stable (default 0.10)")
+    st.add_argument("--json-out", metavar="FILE", help="write the summary and every cell as JSON")
 
     c = sub.add_parser("compare", help="flag regressions between two result files",
                        epilog=_COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,8 +129,9 @@ def parser():
 def run_report(args):
     rs = load_results(args.results)
     matrix = load_matrix(args.conformance) if args.conformance else None
+    stab = stability_mod.load_json(args.stability) if args.stability else None
     path = write_report(rs, out_dir=args.out_dir, matrix=matrix, machine=args.machine,
-                        default_root=os.path.join(REPO_ROOT, "results"))
+                        default_root=os.path.join(REPO_ROOT, "results"), stability=stab)
     print(path)
     return 0
 
@@ -139,11 +155,22 @@ def run_compare(args):
     return status
 
 
+def run_stability(args):
+    data = stability_mod.compare(load_results(args.a), load_results(args.b),
+                                 threshold=args.threshold)
+    print(stability_mod.render_text(data))
+    if args.json_out:
+        stability_mod.write_json(args.json_out, data)
+    return 0
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
         if args.command == "report":
             return run_report(args)
+        if args.command == "stability":
+            return run_stability(args)
         return run_compare(args)
     except (ResultError, OSError, ValueError) as e:
         print(f"harness.report: {e}", file=sys.stderr)

@@ -84,7 +84,7 @@ _DEFAULT = ScenarioSpec((Metric("msgs/s", ("msgs_per_s",), "msg/s", True),
 # and sample count of a latency distribution), never as scenario-specific extras.
 STANDARD_COUNTERS = {"msgs", "msgs_per_s", "ns_per_msg", "cpu_ns_per_msg", "cpu_util", "vcsw", "ivcsw",
                      "p50_ns", "p99_ns", "p999_ns", "mean_ns", "max_ns", "samples",
-                     "real_time_ns", "cpu_time_ns", "iterations"}
+                     "real_time_ns", "cpu_time_ns", "iterations", "load_avg_1m"}
 
 
 def normalise(scenario):

@@ -12,6 +12,8 @@
 
 import os
 
+import numpy
+
 from . import metrics, plots, stats, tables
 from .results import machine_slug
 
@@ -83,6 +85,11 @@ def _versions(context):
 def environment_section(rs):
     ctx = rs.context
     pairs = [(label, _ctx_value(ctx, key)) for label, key in _ENVIRONMENT]
+    loads = [r.values["load_avg_1m"] for r in rs.runs if r.values.get("load_avg_1m", -1) >= 0]
+    if loads:
+        pairs.append(("load average (1 min) per repetition",
+                      f"{min(loads):.2f}–{max(loads):.2f}, median {float(numpy.median(loads)):.2f} "
+                      f"over {len(loads)} repetitions"))
     pairs += _versions(ctx)
     lines = ["## Environment", "",
              tables.key_value_table(pairs, ("", "value")), "", "### Inputs", ""]
@@ -97,10 +104,10 @@ def environment_section(rs):
                  if k not in skip and v not in ("", None, [])
                  and (f.context is ctx or v != ctx.get(k))]
         rows.append([os.path.basename(f.path), f.producer, str(f.entries), str(f.aggregates),
-                     "; ".join(extra)])
+                     _ctx_value(f.context, "load_avg"), "; ".join(extra)])
     lines.append(tables.markdown_table(
-        ["file", "producer", "repetitions read", "aggregates ignored", "its own context"],
-        rows, ["l", "l", "r", "r", "l"]))
+        ["file", "producer", "repetitions read", "aggregates ignored", "load average", "its own context"],
+        rows, ["l", "l", "r", "r", "l", "l"]))
     return lines
 
 
@@ -129,9 +136,10 @@ def summary_section(analysed):
         lines += [table, "",
                   f"Winner: the best median {metric.label} among channels and peers "
                   "(references cannot block and are left out); in brackets, how many times "
-                  "better than the runner-up, and \"IQRs overlap\" when the interquartile "
-                  "ranges of the two over repetitions overlap (the order may not hold on "
-                  "another run). "
+                  "better than the runner-up, with its 95% bootstrap interval over repetitions. "
+                  "The order is \"established\" only when that interval excludes 1, i.e. the "
+                  "two rows' ratio intervals do not overlap; otherwise it may not hold on "
+                  "another run. "
                   "Full tables below.", ""]
     failed = [(c.case, r.impl, r.error) for cs in analysed.values() for c in cs
               for r in c.rows if r.error]
@@ -149,8 +157,59 @@ def winners_section(analysed):
     return ["## Who wins each case", "",
             "Every case of every scenario: the best median among channels and peers "
             "(references left out), how far ahead of the runner-up, and where chanbench's "
-            "own best channel stands. \"peer beats all ours\" marks the cases where a user "
-            "is better served by a peer.", "", table, ""]
+            "own best channel stands, each ratio with its 95% bootstrap interval over "
+            "repetitions. \"peer beats all ours\" (and **ours**) is claimed only where the "
+            "interval of the best peer ÷ our best excludes 1 (the intervals do not overlap); "
+            "otherwise the case says \"not established\".", "", table, ""]
+
+
+def _pct(x):
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def stability_section(data):
+    """The Stability section from `harness.report stability`'s JSON (two back-to-back
+    runs of one profile): drift of ratios and of absolute medians, and unstable cells."""
+    if data is None:
+        return []
+    s = data["summary"]
+    t = data.get("target", {})
+    lines = ["## Stability", "",
+             f"Two back-to-back runs of profile **{data.get('profile', '?')}** "
+             f"({data.get('started_a', '?')} and {data.get('started_b', '?')}; load average "
+             f"{data.get('load_a', '?')} and {data.get('load_b', '?')}), "
+             f"compared cell by cell (case × implementation, {s['cells']} cells with a result "
+             "in both). Drift = |second ÷ first − 1|. Ratio drift is that of each cell's ratio to "
+             "the best of ours (cells that are the best of ours in both runs, ratio 1, are left "
+             "out) and, separately, to the best peer. Command: `bash scripts/stability.sh "
+             f"--profile {data.get('profile', 'default')}`.", ""]
+    rows = []
+    for label, key in (("ratio to best of ours", "ratio_ours"), ("ratio to best peer", "ratio_peer"),
+                       ("absolute median", "median")):
+        for scope in ("all", "throughput+pingpong"):
+            d = s[key][scope]
+            rows.append([label, scope, str(d["n"]), _pct(d["median"]), _pct(d["p90"]), _pct(d["max"])])
+    lines += [tables.markdown_table(["drift of", "cells", "n", "median", "p90", "max"], rows,
+                                    ["l", "l", "r", "r", "r", "r"]), ""]
+    if t:
+        met = "met" if s.get("target_met") else "**not met**"
+        lines += [f"Target (ratio to best of ours, all cells): median ≤ {_pct(t['median'])}, "
+                  f"p90 ≤ {_pct(t['p90'])}: {met}.", ""]
+    unstable = data.get("unstable", [])
+    if unstable:
+        shown = unstable[:40]
+        lines += [f"Cells not stable (a ratio drifted more than {_pct(data.get('threshold'))}): "
+                  f"{len(unstable)}" + (f", the {len(shown)} largest:" if len(shown) < len(unstable)
+                                        else ":"), ""]
+        lines += [tables.markdown_table(
+            ["case", "implementation", "÷ best of ours 1st → 2nd", "÷ best peer 1st → 2nd",
+             "median 1st → 2nd", "drift"],
+            [[u["case"], u["impl"], u.get("ours_text", ""), u.get("peer_text", ""),
+              u.get("median_text", ""), _pct(u["drift"])] for u in shown]), ""]
+    else:
+        lines += ["Every cell's ratios moved by at most "
+                  f"{_pct(data.get('threshold'))} between the two runs.", ""]
+    return lines
 
 
 def colours_section(rs, palette):
@@ -323,7 +382,8 @@ def _clean_plots(out_dir, written):
             os.remove(os.path.join(plot_dir, name))
 
 
-def write_report(rs, out_dir=None, matrix=None, machine=None, default_root="results"):
+def write_report(rs, out_dir=None, matrix=None, machine=None, default_root="results",
+                 stability=None):
     """Write <out_dir>/REPORT.md and <out_dir>/plots/*.svg; return the report's path."""
     machine = machine or machine_slug(rs.context)
     out_dir = out_dir or os.path.join(default_root, machine)
@@ -338,8 +398,12 @@ def write_report(rs, out_dir=None, matrix=None, machine=None, default_root="resu
               "- [Environment](#environment)",
               "- [Implementations and colours](#implementations-and-colours)"]
     lines += [f"- [Scenario: {s}](#scenario-{plots.slug(s)})" for s in analysed]
-    lines += ["- [Conformance](#conformance)", "- [n/a and why](#na-and-why)", ""]
+    lines += ["- [Conformance](#conformance)", "- [n/a and why](#na-and-why)"]
+    if stability is not None:
+        lines += ["- [Stability](#stability)"]
+    lines += [""]
     lines += winners_section(analysed)
+    lines += stability_section(stability)
     lines += environment_section(rs) + [""]
     lines += colours_section(rs, palette)
     for scenario, cases in analysed.items():

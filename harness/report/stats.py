@@ -5,11 +5,24 @@ every metric over its repetitions, and its ratio to the best implementation of
 the case (the best non-reference one: a reference cannot block, it is a limit, not
 a channel one could pick). A case row with any failed repetition is an error row
 and carries no numbers.
+
+Ratios carry 95% bootstrap intervals (scipy.stats.bootstrap, percentile method,
+over repetitions): every row's ratio to the best of ours (the best kind=channel
+row) and to the best peer. When both rows come from one file and ran the same
+rounds (chanbench-run --interleave case runs every implementation of a case once
+per round), the ratio is the median of the per-round ratios and the bootstrap
+resamples rounds (paired): drift between rounds cancels. Otherwise it is the ratio
+of the medians, each side resampled on its own. An ordering of two rows is
+*established* only when the interval of their ratio excludes 1 (their ratio
+intervals against either one do not overlap).
 """
 
+import warnings
+import zlib
 from dataclasses import dataclass, field
 
 import numpy
+from scipy import stats as scipy_stats
 
 from . import metrics
 from .results import parse_name
@@ -27,6 +40,102 @@ class Summary:
     @property
     def iqr(self):
         return self.q3 - self.q1
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A ratio (or median) with its 95% bootstrap interval; lo == hi == value with one
+    repetition (no interval)."""
+
+    value: float
+    lo: float
+    hi: float
+    n: int
+    paired: bool = False
+
+    @property
+    def known(self):
+        return self.n >= 2
+
+    def excludes(self, x=1.0):
+        return self.known and (self.lo > x or self.hi < x)
+
+    def width(self):
+        """The interval's width relative to the value (0 without an interval)."""
+        return (self.hi - self.lo) / abs(self.value) if self.known and self.value else 0.0
+
+
+BOOTSTRAP_RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+def _seed(*names):
+    return zlib.crc32("\x00".join(names).encode())
+
+
+def _bootstrap(data, statistic, seed):
+    """(lo, hi) of scipy's percentile bootstrap; degenerate samples give lo == hi."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = scipy_stats.bootstrap(data, statistic, n_resamples=BOOTSTRAP_RESAMPLES,
+                                    confidence_level=CONFIDENCE, method="percentile",
+                                    vectorized=True, paired=False,
+                                    random_state=numpy.random.default_rng(seed))
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (numpy.isfinite(lo) and numpy.isfinite(hi)):
+        return None
+    return lo, hi
+
+
+def _median_axis(x, axis=-1):
+    return numpy.median(x, axis=axis)
+
+
+def median_interval(values, seed=0):
+    """The median of values with its bootstrap interval, or None."""
+    vals = numpy.asarray([float(v) for v in values if v is not None])
+    if len(vals) == 0:
+        return None
+    med = float(numpy.median(vals))
+    if len(vals) < 2:
+        return Interval(med, med, med, len(vals))
+    ci = _bootstrap((vals,), _median_axis, seed) or (med, med)
+    return Interval(med, ci[0], ci[1], len(vals))
+
+
+def _by_rep(runs, key):
+    """{(source, repetition): value} of a row's runs that carry key."""
+    return {(r.source, r.repetition): r.values[key] for r in runs if key in r.values and not r.error}
+
+
+def ratio_interval(runs_a, runs_b, counter, seed_names=()):
+    """a ÷ b on counter, with its bootstrap interval (paired by round when both ran the
+    same rounds of one file), or None without values on both sides."""
+    from . import metrics  # noqa: the module imports stats' callers only
+    key = metrics.counter_key(counter)
+    a, b = _by_rep(runs_a, key), _by_rep(runs_b, key)
+    if not a or not b:
+        return None
+    seed = _seed(key, *seed_names)
+    if set(a) == set(b) and len({src for src, _ in a}) == 1 and len(a) >= 2 \
+            and all(v > 0 for v in b.values()):
+        ratios = numpy.asarray([a[k] / b[k] for k in sorted(a)])
+        value = float(numpy.median(ratios))
+        ci = _bootstrap((ratios,), _median_axis, seed) or (value, value)
+        return Interval(value, ci[0], ci[1], len(ratios), paired=True)
+    xa, xb = numpy.asarray(list(a.values())), numpy.asarray(list(b.values()))
+    mb = float(numpy.median(xb))
+    if mb == 0:
+        return None
+    value = float(numpy.median(xa)) / mb
+    n = min(len(xa), len(xb))
+    if n < 2:
+        return Interval(value, value, value, n)
+
+    def stat(x, y, axis=-1):
+        return numpy.median(x, axis=axis) / numpy.median(y, axis=axis)
+    ci = _bootstrap((xa, xb), stat, seed) or (value, value)
+    return Interval(value, ci[0], ci[1], n)
 
 
 def summarize(values):
@@ -55,6 +164,9 @@ class Row:
     ivcsw: Summary = None
     extras: dict = field(default_factory=dict)    # counter -> Summary
     ratio: float = None      # main metric / best main metric of the case
+    ratio_ours: Interval = None   # main metric ÷ the best of ours (kind channel), with CI
+    ratio_peer: Interval = None   # main metric ÷ the best peer, with CI
+    runs: list = field(default_factory=list, repr=False)
 
     @property
     def main(self):
@@ -72,6 +184,9 @@ class Case:
     rows: list
     constants: dict = field(default_factory=dict)  # counters equal in every run (settings)
     best: str = None         # impl with ratio 1.00
+    best_ours: str = None    # the best kind=channel row (by median)
+    best_peer: str = None    # the best kind=peer row (by median)
+    _ratios: dict = field(default_factory=dict, repr=False)  # (impl a, impl b) -> Interval
 
     def param(self, key, default=None):
         for k, v in self.params:
@@ -84,6 +199,32 @@ class Case:
             if r.impl == impl:
                 return r
         return None
+
+    @property
+    def higher_is_better(self):
+        return bool(self.columns) and self.columns[0][0].higher_is_better
+
+    def ratio(self, a, b):
+        """Row a's main metric ÷ row b's, with its interval (None if either has none)."""
+        if a is None or b is None or a.main is None or b.main is None:
+            return None
+        if a is b:
+            return Interval(1.0, 1.0, 1.0, a.main.n, paired=True)
+        key = (a.impl, b.impl)
+        if key not in self._ratios:
+            self._ratios[key] = ratio_interval(a.runs, b.runs, self.columns[0][1],
+                                               (self.case, a.impl, b.impl))
+        return self._ratios[key]
+
+    def margin(self, a, b):
+        """How many times row a is better than row b (> 1 when a is ahead), with its
+        interval: a ÷ b for rates, b ÷ a for times."""
+        return self.ratio(a, b) if self.higher_is_better else self.ratio(b, a)
+
+    def established(self, a, b):
+        """Whether the order of rows a and b holds: their ratio's interval excludes 1."""
+        m = self.margin(a, b)
+        return m is not None and m.excludes(1.0)
 
 
 def _error_of(runs):
@@ -104,7 +245,7 @@ def _values(runs, counter):
 
 def _row(impl, runs, columns, extras):
     kinds = list(dict.fromkeys(r.kind for r in runs))
-    row = Row(impl=impl, kind="/".join(kinds), reps=len(runs))
+    row = Row(impl=impl, kind="/".join(kinds), reps=len(runs), runs=list(runs))
     row.error = _error_of(runs)
     if row.error:
         return row
@@ -130,6 +271,13 @@ def _rank(case):
     case.best = best.impl
     for r in scored:
         r.ratio = r.main.median / best.main.median if best.main.median else None
+    ours = next((r for r in scored if r.kind == "channel"), None)
+    peer = next((r for r in scored if r.kind == "peer"), None)
+    case.best_ours = ours.impl if ours else None
+    case.best_peer = peer.impl if peer else None
+    for r in scored:
+        r.ratio_ours = case.ratio(r, ours) if ours else None
+        r.ratio_peer = case.ratio(r, peer) if peer else None
 
 
 def analyse_case(scenario, case_name, impl_runs, na_records, kinds=None):

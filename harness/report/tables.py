@@ -52,6 +52,26 @@ def fmt_ratio(r):
     return "" if r is None else f"{r:.2f}"
 
 
+def fmt_interval(iv, times=False):
+    """'0.85 [0.80–0.91]' (a ratio with its 95% interval), '0.85 (1 rep)', or ''."""
+    if iv is None:
+        return ""
+    x = "×" if times else ""
+    if not iv.known:
+        return f"{iv.value:.2f}{x} (1 rep)"
+    return f"{iv.value:.2f}{x} [{iv.lo:.2f}–{iv.hi:.2f}]"
+
+
+def fmt_margin(iv, other, established):
+    """'1.35× [1.20–1.50] crossbeam' plus whether the order is established."""
+    if iv is None:
+        return other
+    text = f"{fmt_interval(iv, times=True)} {other}"
+    if not iv.known:
+        return text + ", not established (1 rep)"
+    return text + (", established" if established else ", not established (intervals overlap)")
+
+
 def cell(text):
     """Text made safe for one Markdown table cell."""
     return " ".join(str(text).split()).replace("|", "\\|")
@@ -74,10 +94,9 @@ def case_table(case):
     for metric, _ in case.columns:
         headers += [f"{metric.label} median", f"{metric.label} spread"]
         align += ["r", "l"]
-    main = case.columns[0][0].label if case.columns else ""
-    headers += [f"ratio to best ({main})" if main else "ratio to best", "CPU/msg",
+    headers += ["÷ best of ours [95% CI]", "÷ best peer [95% CI]", "CPU/msg",
                 "cores busy", "ctx switches vol/invol", "reps"]
-    align += ["r", "r", "r", "r", "r"]
+    align += ["r", "r", "r", "r", "r", "r"]
     for counter in case.extras:
         headers.append(f"{counter} median [min–max]")
         align.append("r")
@@ -91,16 +110,19 @@ def case_table(case):
         line = [r.impl, r.kind]
         for metric, _, s in r.metrics:
             line += [fmt(s.median, metric.unit) if s else "", fmt_spread(s, metric.unit)]
-        ratio = fmt_ratio(r.ratio)
-        if r.impl == case.best:
-            ratio = f"**{ratio}**"
+        ours = fmt_interval(r.ratio_ours)
+        peer = fmt_interval(r.ratio_peer)
+        if r.impl == case.best_ours:
+            ours = "**1 (best of ours)**"
+        if r.impl == case.best_peer:
+            peer = "**1 (best peer)**"
         ctx = ""
         if r.vcsw or r.ivcsw:
             ctx = f"{fmt(r.vcsw.median, 'count') if r.vcsw else '?'} / " \
                   f"{fmt(r.ivcsw.median, 'count') if r.ivcsw else '?'}"
         cpu = fmt(r.cpu_ns_per_msg.median, "ns") if r.cpu_ns_per_msg else ""
         busy = sig3(r.cpu_util.median) if r.cpu_util else ""
-        line += [ratio, cpu, busy, ctx, str(r.reps)]
+        line += [ours, peer, cpu, busy, ctx, str(r.reps)]
         for counter in case.extras:
             s = r.extras.get(counter)
             if s is None:
@@ -118,8 +140,10 @@ def case_note(case):
         return "No metric of this scenario was found in the input."
     metric = case.columns[0][0]
     better = "higher" if metric.higher_is_better else "lower"
-    return (f"Ranked by median {metric.label} ({better} is better); ratio to best = median "
-            f"÷ the best non-reference median. Spread = min–max over repetitions and IQR. "
+    return (f"Ranked by median {metric.label} ({better} is better). \"÷ best of ours\" and "
+            f"\"÷ best peer\": the row's {metric.label} ÷ that of the best chanbench channel / the "
+            f"best peer, with a 95% bootstrap interval over repetitions (paired by round when "
+            f"both ran interleaved in one file). Spread = min–max over repetitions and IQR. "
             f"CPU/msg = user+sys CPU per message; cores busy = CPU time ÷ wall time; "
             f"context switches are medians per repetition.")
 
@@ -159,18 +183,13 @@ def summary_table(cases, row_key="shape", col_key="cap"):
         win = ranked[0]
         text = f"**{win.impl}** {fmt(win.main.median, metric.unit)}"
         if len(ranked) > 1 and ranked[1].main.median:
-            margin = win.main.median / ranked[1].main.median
-            if not metric.higher_is_better:
-                margin = 1 / margin if margin else 0
-            second = ranked[1].main
-            if metric.higher_is_better:
-                overlap = win.main.q1 <= second.q3
+            m = c.margin(win, ranked[1])
+            if m is None or not m.known:
+                text += f" (over {ranked[1].impl}: 1 rep, not established)"
+            elif m.excludes(1.0):
+                text += f" ({fmt_interval(m, times=True)} over {ranked[1].impl}, established)"
             else:
-                overlap = win.main.q3 >= second.q1
-            caveat = ", IQRs overlap" if overlap else ""
-            if min(win.main.n, second.n) < 2:
-                caveat = ", 1 rep"
-            text += f" ({sig3(margin)}× {ranked[1].impl}{caveat})"
+                text += f" (not established: {fmt_interval(m, times=True)} over {ranked[1].impl})"
         else:
             text += " (only one)"
         cells[rv, cv] = text
@@ -180,14 +199,6 @@ def summary_table(cases, row_key="shape", col_key="cap"):
     headers = [f"{row_key} \\ {col_key}"] + cols
     rows = [[rv] + [cells.get((rv, cv), "") for cv in cols] for rv in row_values]
     return markdown_table(headers, rows, ["l"] + ["l"] * len(cols))
-
-
-def _margin(a, b, metric):
-    """How many times a is better than b (>= 1 when a is ahead)."""
-    if not a.median or not b.median:
-        return None
-    m = a.median / b.median
-    return m if metric.higher_is_better else 1 / m
 
 
 def winners_table(analysed):
@@ -207,27 +218,37 @@ def winners_table(analysed):
             win = ranked[0]
             second = ""
             if len(ranked) > 1:
-                m = _margin(win.main, ranked[1].main, metric)
-                second = f"{sig3(m)}× {ranked[1].impl}" if m else ranked[1].impl
+                second = fmt_margin(c.margin(win, ranked[1]), ranked[1].impl,
+                                    c.established(win, ranked[1]))
             ours = [r for r in ranked if r.kind == "channel"]
+            peers = [r for r in ranked if r.kind == "peer"]
+            vs_peer = ""
             if not ours:
                 best_ours, verdict = "—", "no chanbench channel ran"
             elif ours[0] is win:
-                best_ours, verdict = win.impl, "ours"
+                best_ours = win.impl
+                if peers:
+                    m = c.margin(win, peers[0])
+                    vs_peer = fmt_interval(c.ratio(win, peers[0]))
+                    verdict = "**ours**" if m is not None and m.excludes(1.0) \
+                        else "ours ahead, not established (intervals overlap)"
+                else:
+                    verdict = "ours (no peer ran)"
             else:
-                m = _margin(win.main, ours[0].main, metric)
-                best_ours = f"{ours[0].impl} ({sig3(m)}× behind)" if m else ours[0].impl
-                a, b = win.main, ours[0].main
-                overlap = a.q1 <= b.q3 if metric.higher_is_better else a.q3 >= b.q1
-                if overlap:
-                    verdict = f"tie: {win.kind} and ours within the spread"
+                m = c.margin(win, ours[0])
+                best_ours = f"{ours[0].impl} ({fmt_interval(m, times=True)} behind)" if m else ours[0].impl
+                if peers:
+                    vs_peer = fmt_interval(c.ratio(ours[0], peers[0]))
+                if m is None or not m.excludes(1.0):
+                    verdict = f"not established: {win.kind} ahead, intervals overlap"
                 else:
                     verdict = "**peer beats all ours**" if win.kind == "peer" else win.kind
             rows.append([c.case, metric.label, f"{win.impl} {fmt(win.main.median, metric.unit)}",
-                         second, best_ours, verdict])
+                         second, best_ours, vs_peer, verdict])
     if not rows:
         return None
-    return markdown_table(["case", "ranked by", "winner", "ahead of runner-up", "best chanbench channel",
+    return markdown_table(["case", "ranked by", "winner", "ahead of runner-up [95% CI]",
+                           "best chanbench channel", "best of ours ÷ best peer [95% CI]",
                            "who wins"], rows)
 
 

@@ -19,9 +19,12 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -71,16 +75,27 @@ namespace {
 struct Profile {
 	const char *name;
 	double scale;    // times the case's default message count
-	int repetitions; // google-benchmark repetitions per benchmark
+	int repetitions; // rounds every benchmark runs
 	double run_timeout_s; // a run not finished by then fails as "hung"
+	int max_repetitions; // --interleave case: a case whose ratio intervals are too wide gets
+	                     // more rounds, up to this many
+	double extra_time_s; // ... within this much time for all extra rounds together
 	const char *what;
 };
 
 const Profile kProfiles[] = {
-    {"quick", 0.2, 2, 20, "every scenario on every implementation, 1/5 of the messages, 2 repetitions (< 2 min on 2 cores)"},
-    {"default", 1.0, 5, 60, "the counts the scenarios are tuned for, 5 repetitions (< 10 min on 2 cores)"},
-    {"long", 4.0, 10, 300, "4x the messages, 10 repetitions, for stable numbers on a quiet machine"},
+    {"quick", 0.2, 2, 20, 4, 30,
+     "every scenario on every implementation, 1/5 of the messages, 2 rounds (up to 4) (< 3 min on 2 cores)"},
+    {"default", 1.0, 5, 60, 12, 180,
+     "the counts the scenarios are tuned for, 5 rounds (up to 12) (< 12 min on 2 cores)"},
+    {"long", 4.0, 10, 300, 30, 1200,
+     "4x the messages, 10 rounds (up to 30), for stable numbers on a quiet machine"},
 };
+
+// A case's rounds grow while a ratio's 95% interval is wider than this fraction of the ratio.
+constexpr double kDefaultCiWidth = 0.10;
+// A case's extra rounds take at most this many times its base rounds' time (default).
+constexpr double kExtraPerCase = 2.0;
 
 const Profile *find_profile(const std::string &name)
 {
@@ -108,6 +123,12 @@ struct Options {
 	int repetitions = 0;        // 0: the profile's
 	double scale = 0;           // 0: the profile's
 	double run_timeout_s = 0;   // per scenario run; 0: the profile's
+	std::string interleave = "case"; // case | random | none
+	int max_repetitions = -1;   // -1: the profile's
+	double ci_width = kDefaultCiWidth;
+	double extra_time_s = -1;   // -1: the profile's
+	double extra_per_case = kExtraPerCase;
+	std::vector<std::string> programs; // --peer-program: native peer programs
 	std::vector<std::string> passthrough;
 };
 
@@ -147,6 +168,25 @@ void print_help(const char *argv0)
 	    "  --scale X          override the profile's message-count factor (1 = default counts)\n"
 	    "  --run-timeout S    a single scenario run not finished after S seconds fails as\n"
 	    "                     \"hung\" (default: quick 20, default 60, long 300)\n"
+	    "  --interleave MODE  case (default): each case runs in rounds, every implementation\n"
+	    "                     once per round (native peer programs included), so drift hits\n"
+	    "                     all of a case alike and ratios pair by round; a case whose\n"
+	    "                     ratio intervals are wider than --ci-width gets more rounds.\n"
+	    "                     random: google-benchmark's random interleaving of all\n"
+	    "                     repetitions. none: each benchmark's repetitions back to back\n"
+	    "  --max-repetitions N  rounds a case may grow to (default: quick 4, default 12, long 30;\n"
+	    "                     N = --repetitions turns the growth off)\n"
+	    "  --ci-width X       grow a case while some implementation's ratio to the best of\n"
+	    "                     ours or to the best peer has a 95%% bootstrap interval wider than\n"
+	    "                     X times the ratio (default 0.10)\n"
+	    "  --extra-time S     all extra rounds together stop after S seconds (default: quick 30,\n"
+	    "                     default 180, long 1200)\n"
+	    "  --extra-per-case X one case's extra rounds take at most X times the time of its\n"
+	    "                     base rounds (default 2)\n"
+	    "  --peer-program PATH  a native peer program (peers/build.sh: peer-go-chan, ...): run\n"
+	    "                     one repetition at a time (PATH --case C --msgs N --reps 1\n"
+	    "                     --warmup --emit-line) in the throughput and ping-pong cases,\n"
+	    "                     interleaved with the others, labelled kind=peer (repeatable)\n"
 	    "  --list             list implementations, scenarios, cases and message counts for\n"
 	    "                     the profile (with n/a marks), then exit\n"
 	    "  --list-json        the same as JSON on stdout\n"
@@ -243,6 +283,50 @@ int parse_options(int argc, char **argv, Options &o)
 				std::fprintf(stderr, "chanbench-run: --run-timeout must be > 0\n");
 				return 2;
 			}
+		} else if (is("--interleave")) {
+			if (!value("--interleave", v))
+				return 2;
+			if (v != "case" && v != "random" && v != "none") {
+				std::fprintf(stderr, "chanbench-run: --interleave is case, random or none\n");
+				return 2;
+			}
+			o.interleave = v;
+		} else if (is("--max-repetitions")) {
+			if (!value("--max-repetitions", v))
+				return 2;
+			o.max_repetitions = std::atoi(v.c_str());
+			if (o.max_repetitions < 1) {
+				std::fprintf(stderr, "chanbench-run: --max-repetitions must be >= 1\n");
+				return 2;
+			}
+		} else if (is("--ci-width")) {
+			if (!value("--ci-width", v))
+				return 2;
+			o.ci_width = std::atof(v.c_str());
+			if (!(o.ci_width > 0)) {
+				std::fprintf(stderr, "chanbench-run: --ci-width must be > 0\n");
+				return 2;
+			}
+		} else if (is("--extra-time")) {
+			if (!value("--extra-time", v))
+				return 2;
+			o.extra_time_s = std::atof(v.c_str());
+			if (!(o.extra_time_s >= 0)) {
+				std::fprintf(stderr, "chanbench-run: --extra-time must be >= 0\n");
+				return 2;
+			}
+		} else if (is("--extra-per-case")) {
+			if (!value("--extra-per-case", v))
+				return 2;
+			o.extra_per_case = std::atof(v.c_str());
+			if (!(o.extra_per_case >= 0)) {
+				std::fprintf(stderr, "chanbench-run: --extra-per-case must be >= 0\n");
+				return 2;
+			}
+		} else if (is("--peer-program")) {
+			if (!value("--peer-program", v))
+				return 2;
+			o.programs.push_back(v);
 		} else if (a == "--list") {
 			o.list = true;
 		} else if (a == "--list-json") {
@@ -395,8 +479,19 @@ std::string json_escape(const std::string &s)
 
 // ---------------------------------------------------------------- the benchmarks
 
+struct CaseSched;
+
+// A native peer program (--peer-program): its implementation name and producer.
+struct Program {
+	std::string path, name, producer, description;
+};
+
 struct Bench {
 	std::string name;
+	const Program *program = nullptr; // a native peer program's repetition, not an in-process run
+	CaseSched *sched = nullptr;       // its case's rounds (--interleave case)
+	std::vector<double> main;         // per round: msgs/s (or p50 for latency cases); NaN if none
+	bool failed = false;              // some repetition failed validation
 	const scenario *sc;
 	const scenario_case *cs;
 	std::string impl;
@@ -421,28 +516,337 @@ struct RunState {
 
 RunState g_state;
 
-void run_bench(benchmark::State &state, Bench *b)
+// ---------------------------------------------------------------- rounds
+
+// --interleave case: the benchmarks of one case run in rounds (every implementation
+// once per round). After the base rounds, each further round runs only if some
+// implementation's ratio to the best of ours or to the best peer still has a 95%
+// bootstrap interval wider than ci_width of the ratio, within the time caps.
+struct CaseSched {
+	std::string key; // scenario/case
+	std::vector<Bench *> benches;
+	bool lower_better = false; // latency cases: the p50 is the main value
+	int decided = -1;          // the last round decided
+	bool go = true;            // that round runs
+	double base_s = 0, extra_s = 0;
+};
+
+struct RoundPolicy {
+	int base = 1, max = 1;
+	double ci_width = kDefaultCiWidth, extra_cap_s = 0, extra_used_s = 0, per_case = kExtraPerCase;
+	bool adaptive = false;
+	size_t extra_rounds = 0, grown_cases = 0;
+};
+
+RoundPolicy g_rounds;
+const char *const kUnneeded = "chanbench: round not needed";
+
+double median_of(std::vector<double> v)
 {
+	if (v.empty())
+		return NAN;
+	std::sort(v.begin(), v.end());
+	size_t n = v.size();
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// The 95% percentile-bootstrap interval of the median of x (the report computes
+// the same with scipy.stats.bootstrap). Deterministic: a fixed seed.
+std::pair<double, double> bootstrap_median_ci(const std::vector<double> &x, uint64_t seed)
+{
+	const int B = 1000;
+	std::mt19937_64 rng(seed);
+	std::uniform_int_distribution<size_t> pick(0, x.size() - 1);
+	std::vector<double> meds(B), y(x.size());
+	for (int b = 0; b < B; b++) {
+		for (double &v : y)
+			v = x[pick(rng)];
+		meds[b] = median_of(y);
+	}
+	std::sort(meds.begin(), meds.end());
+	return {meds[(size_t)(0.025 * B)], meds[(size_t)(0.975 * B) - 1]};
+}
+
+// Whether every ratio of the case is known to within ci_width: per round, each
+// implementation's main value divided by the best-of-ours' (and the best peer's)
+// value of the same round; the interval of the median of those ratios.
+bool case_narrow_enough(const CaseSched &c, double ci_width, std::string *why)
+{
+	size_t rounds = 0;
+	for (const Bench *b : c.benches)
+		rounds = std::max(rounds, b->main.size());
+	if (rounds < 2)
+		return false;
+	auto better = [&](double a, double b) { return c.lower_better ? a < b : a > b; };
+	const Bench *best[2] = {nullptr, nullptr}; // ours, peer
+	double best_med[2] = {0, 0};
+	std::vector<const Bench *> scored;
+	for (const Bench *b : c.benches) {
+		if (b->failed || b->main.empty() || !b->na.empty())
+			continue;
+		scored.push_back(b);
+		std::string kind = b->program ? "peer" : impl_kind(b->impl.c_str());
+		int k = kind == "channel" ? 0 : kind == "peer" ? 1 : -1;
+		double m = median_of(b->main);
+		if (k >= 0 && (best[k] == nullptr || better(m, best_med[k]))) {
+			best[k] = b;
+			best_med[k] = m;
+		}
+	}
+	for (const Bench *ref : best) {
+		if (ref == nullptr)
+			continue;
+		for (const Bench *b : scored) {
+			if (b == ref)
+				continue;
+			std::vector<double> ratios;
+			for (size_t i = 0; i < std::min(b->main.size(), ref->main.size()); i++)
+				if (std::isfinite(b->main[i]) && std::isfinite(ref->main[i]) && ref->main[i] > 0)
+					ratios.push_back(b->main[i] / ref->main[i]);
+			if (ratios.size() < 2)
+				continue;
+			double med = median_of(ratios);
+			auto [lo, hi] = bootstrap_median_ci(ratios, std::hash<std::string>{}(b->name) ^ ratios.size());
+			if (med > 0 && (hi - lo) / med > ci_width) {
+				if (why != nullptr) {
+					char buf[256];
+					std::snprintf(buf, sizeof buf, "%s / %s: %.3f [%.3f, %.3f]", b->impl.c_str(),
+					              ref->impl.c_str(), med, lo, hi);
+					*why = buf;
+				}
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+// Whether round `round` of case c runs (decided once, by its first benchmark).
+bool round_runs(CaseSched &c, int round)
+{
+	if (round < g_rounds.base)
+		return true;
+	if (c.decided >= round)
+		return c.go;
+	c.decided = round;
+	if (!c.go || !g_rounds.adaptive || round >= g_rounds.max) {
+		c.go = false;
+		return false;
+	}
+	double per_round = (c.base_s + c.extra_s) / round;
+	std::string why;
+	if (case_narrow_enough(c, g_rounds.ci_width, &why)) {
+		c.go = false;
+	} else if (c.extra_s + per_round > g_rounds.per_case * c.base_s ||
+	           g_rounds.extra_used_s + per_round > g_rounds.extra_cap_s) {
+		std::fprintf(stderr, "chanbench-run: %s: interval still wide (%s) but out of time for more rounds\n",
+		             c.key.c_str(), why.c_str());
+		c.go = false;
+	} else {
+		std::fprintf(stderr, "chanbench-run: %s: round %d (interval too wide: %s)\n", c.key.c_str(),
+		             round + 1, why.c_str());
+		if (round == g_rounds.base)
+			g_rounds.grown_cases++;
+		g_rounds.extra_rounds++;
+	}
+	return c.go;
+}
+
+// ---------------------------------------------------------------- native peer programs
+
+double load_avg_1m()
+{
+	double l[1] = {0};
+	return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
+std::string shell_quote(const std::string &s)
+{
+	std::string o = "'";
+	for (char c : s)
+		o += c == '\'' ? std::string("'\\''") : std::string(1, c);
+	return o + "'";
+}
+
+// Asks a peer program who it is (PROGRAM --describe: name=, producer=, description= lines).
+bool describe_program(Program &p)
+{
+	std::string out = run_command(shell_quote(p.path) + " --describe 2>/dev/null");
+	std::stringstream ss(out);
+	std::string line;
+	while (std::getline(ss, line)) {
+		auto eq = line.find('=');
+		if (eq == std::string::npos)
+			continue;
+		std::string k = line.substr(0, eq), v = line.substr(eq + 1);
+		if (k == "name")
+			p.name = v;
+		else if (k == "producer")
+			p.producer = v;
+		else if (k == "description")
+			p.description = v;
+	}
+	return !p.name.empty();
+}
+
+struct ProgramRun {
+	bool ok = false, na = false;
+	std::string error;
+	std::map<std::string, double> values; // wall_ns, msgs, cpu_ns, vcsw, ivcsw, counters
+};
+
+// One repetition of one case in a native peer program: a warm-up run (a tenth of
+// the messages, not measured) and the measured run, in a fresh process. The
+// program prints "chanbench-result k=v ...", "chanbench-na REASON" or
+// "chanbench-error MESSAGE" on stdout.
+ProgramRun run_program(const Program &p, const std::string &case_key, uint64_t msgs, double timeout_s)
+{
+	ProgramRun r;
+	char t[32];
+	std::snprintf(t, sizeof t, "%.0f", std::ceil(timeout_s));
+	std::string cmd = "timeout -k 5 " + std::string(t) + " " + shell_quote(p.path) + " --case " +
+	                  shell_quote(case_key) + " --msgs " + std::to_string(msgs) +
+	                  " --reps 1 --warmup --emit-line 2>/dev/null";
+	std::string out;
+	FILE *f = popen(cmd.c_str(), "r");
+	if (f == nullptr) {
+		r.error = "setup: cannot start " + p.path;
+		return r;
+	}
+	char buf[4096];
+	while (std::fgets(buf, sizeof buf, f) != nullptr)
+		out += buf;
+	int st = pclose(f);
+	std::stringstream ss(out);
+	std::string line;
+	while (std::getline(ss, line)) {
+		if (starts_with(line, "chanbench-na ")) {
+			r.na = true;
+			r.error = line.substr(13);
+			return r;
+		}
+		if (starts_with(line, "chanbench-error ")) {
+			r.error = line.substr(16);
+			return r;
+		}
+		if (starts_with(line, "chanbench-result ")) {
+			std::stringstream kv(line.substr(17));
+			std::string tok;
+			while (kv >> tok) {
+				auto eq = tok.find('=');
+				if (eq != std::string::npos)
+					r.values[tok.substr(0, eq)] = std::atof(tok.c_str() + eq + 1);
+			}
+			r.ok = r.values.count("wall_ns") && r.values.count("msgs");
+		}
+	}
+	if (!r.ok) {
+		int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		r.error = code == 124 || code == 137
+		              ? "hung: the peer program did not finish within " + std::string(t) + " s"
+		              : "setup: the peer program printed no result (exit status " + std::to_string(code) + ")";
+	}
+	return r;
+}
+
+void skip_with(benchmark::State &state, const char *msg)
+{
+	for (auto _ : state) {
+		state.SkipWithError(msg);
+		break;
+	}
+}
+
+// One repetition in a native peer program, reported like an in-process run.
+void run_native(benchmark::State &state, Bench *b)
+{
+	double timeout_s = (double)b->params.timeout_ns / 1e9 * 2 + 5; // warm-up and start-up too
+	ProgramRun r;
+	for (auto _ : state) {
+		r = run_program(*b->program, b->sc->name + std::string("/") + b->cs->key, b->params.msgs, timeout_s);
+		if (!r.ok) {
+			std::string msg = r.na ? "n/a: " + r.error : r.error;
+			state.SkipWithError(msg.c_str());
+			break;
+		}
+		state.SetIterationTime(r.values["wall_ns"] / 1e9);
+	}
+	if (!r.ok) {
+		if (r.na) {
+			b->na = "n/a: " + r.error; // later rounds are not run
+			g_state.not_applicable++;
+			return;
+		}
+		b->failed = true;
+		b->main.push_back(NAN);
+		if (starts_with(r.error, "hung:"))
+			b->hung = true;
+		g_state.failed.push_back(b->name + ": " + r.error);
+		std::fprintf(stderr, "FAILED %s: %s\n", b->name.c_str(), r.error.c_str());
+		return;
+	}
+	g_state.validated++;
+	double msgs = r.values["msgs"], wall = r.values["wall_ns"], cpu = r.values["cpu_ns"];
+	state.counters["msgs"] = msgs;
+	state.counters["msgs_per_s"] = wall > 0 ? msgs * 1e9 / wall : 0;
+	state.counters["ns_per_msg"] = msgs > 0 ? wall / msgs : 0;
+	state.counters["cpu_ns_per_msg"] = msgs > 0 ? cpu / msgs : 0;
+	state.counters["cpu_util"] = wall > 0 ? cpu / wall : 0;
+	for (const auto &[k, v] : r.values)
+		if (k != "wall_ns" && k != "cpu_ns" && k != "msgs")
+			state.counters[k] = v;
+	if (r.values.count("p50_ns")) {
+		b->sched && (b->sched->lower_better = true);
+		b->main.push_back(r.values["p50_ns"]);
+	} else {
+		b->main.push_back(wall > 0 ? msgs * 1e9 / wall : NAN);
+	}
+}
+
+void run_inprocess(benchmark::State &state, Bench *b);
+
+// round: the round this registration is (--interleave case), or -1.
+void run_bench(benchmark::State &state, Bench *b, int round)
+{
+	auto t0 = std::chrono::steady_clock::now();
+	if (b->sched != nullptr && round >= 0 && !round_runs(*b->sched, round)) {
+		skip_with(state, kUnneeded);
+		return;
+	}
 	if (b->reps_started++ == 0) {
 		size_t i = ++g_state.started;
 		std::fprintf(stderr, "[%zu/%zu] %s\n", i, g_state.total_selected, b->name.c_str());
 	}
 	state.SetLabel("kind=" + impl_kind(b->impl.c_str()));
 	if (!b->na.empty()) {
-		for (auto _ : state) {
-			state.SkipWithError(b->na.c_str());
-			break;
-		}
-		g_state.not_applicable++;
+		// A native program's n/a shows once, in the round that found it.
+		skip_with(state, round > 0 ? kUnneeded : b->na.c_str());
+		if (round <= 0)
+			g_state.not_applicable++;
 		return;
 	}
 	if (b->hung) {
-		for (auto _ : state) {
-			state.SkipWithError("hung: not run, an earlier repetition hung");
-			break;
-		}
+		skip_with(state, round >= g_rounds.base ? kUnneeded : "hung: not run, an earlier repetition hung");
 		return;
 	}
+	state.counters["load_avg_1m"] = load_avg_1m();
+	if (b->program != nullptr)
+		run_native(state, b);
+	else
+		run_inprocess(state, b);
+	double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+	if (b->sched != nullptr) {
+		if (round < g_rounds.base) {
+			b->sched->base_s += el;
+		} else {
+			b->sched->extra_s += el;
+			g_rounds.extra_used_s += el;
+		}
+	}
+}
+
+void run_inprocess(benchmark::State &state, Bench *b)
+{
 	scenario_result r;
 	scenario_result_init(&r);
 	bool ok = false;
@@ -458,6 +862,8 @@ void run_bench(benchmark::State &state, Bench *b)
 		if (std::strncmp(r.error, "hung:", 5) == 0)
 			b->hung = true;
 		if (std::strncmp(r.error, "n/a:", 4) != 0) {
+			b->failed = true;
+			b->main.push_back(NAN);
 			g_state.failed.push_back(b->name + ": " + r.error);
 			std::fprintf(stderr, "FAILED %s: %s\n", b->name.c_str(), r.error);
 		} else {
@@ -476,6 +882,9 @@ void run_bench(benchmark::State &state, Bench *b)
 	state.counters["cpu_util"] = wall > 0 ? (double)r.cpu_ns / wall : 0;
 	state.counters["vcsw"] = (double)r.vcsw;
 	state.counters["ivcsw"] = (double)r.ivcsw;
+	if (r.n_samples > 0 && b->sched != nullptr)
+		b->sched->lower_better = true;
+	b->main.push_back(r.n_samples > 0 ? r.p50_ns : (wall > 0 ? msgs * 1e9 / wall : NAN));
 	if (r.n_samples > 0) {
 		state.counters["p50_ns"] = r.p50_ns;
 		state.counters["p99_ns"] = r.p99_ns;
@@ -516,17 +925,35 @@ template <class Base>
 class CleanNames : public Base {
 public:
 	using Base::Base;
+	// --interleave case registers a benchmark once per round (one repetition each):
+	// the k-th run reported under one name is its round k, written as its
+	// repetition_index; rounds a case did not need are not reported at all.
+	bool number_rounds = false;
+	int repetitions = 1;
+
 	void ReportRuns(const std::vector<benchmark::BenchmarkReporter::Run> &runs) override
 	{
-		std::vector<benchmark::BenchmarkReporter::Run> copy(runs);
-		for (auto &r : copy) {
+		std::vector<benchmark::BenchmarkReporter::Run> copy;
+		for (const auto &run : runs) {
+			if (run.error_occurred && run.error_message == kUnneeded)
+				continue;
+			copy.push_back(run);
+			auto &r = copy.back();
 			r.run_name.iterations.clear();
 			r.run_name.repetitions.clear();
 			r.run_name.time_type.clear();
 			r.run_name.min_time.clear();
+			if (number_rounds && r.run_type == benchmark::BenchmarkReporter::Run::RT_Iteration) {
+				r.repetition_index = seen_[r.run_name.str()]++;
+				r.repetitions = repetitions;
+			}
 		}
-		Base::ReportRuns(copy);
+		if (!copy.empty())
+			Base::ReportRuns(copy);
 	}
+
+private:
+	std::map<std::string, int64_t> seen_;
 };
 
 bool selected(const std::vector<std::string> &filter, const std::string &name)
@@ -675,6 +1102,14 @@ int main(int argc, char **argv)
 	double scale = o.scale > 0 ? o.scale : prof.scale;
 	g_state.repetitions = o.repetitions > 0 ? o.repetitions : prof.repetitions;
 	double run_timeout_s = o.run_timeout_s > 0 ? o.run_timeout_s : prof.run_timeout_s;
+	g_rounds.base = g_state.repetitions;
+	g_rounds.max = std::max(g_rounds.base, o.max_repetitions > 0 ? o.max_repetitions
+	                                          : o.repetitions > 0 ? std::max(o.repetitions, prof.max_repetitions)
+	                                                              : prof.max_repetitions);
+	g_rounds.ci_width = o.ci_width;
+	g_rounds.extra_cap_s = o.extra_time_s >= 0 ? o.extra_time_s : prof.extra_time_s;
+	g_rounds.per_case = o.extra_per_case;
+	g_rounds.adaptive = o.interleave == "case" && g_rounds.max > g_rounds.base;
 
 	// Implementations: the reference limits, then --plugin files.
 	if (o.references) {
@@ -710,6 +1145,27 @@ int main(int argc, char **argv)
 		std::fprintf(stderr, "chanbench-run: loaded %s '%s' from %s\n", peer ? "peer" : "plug-in", name,
 		             path.c_str());
 	}
+	// Native peer programs (--peer-program): named by themselves (--describe); a name
+	// already taken (a plug-in of the same library) gets "-native".
+	std::vector<Program> programs;
+	for (const std::string &path : o.programs) {
+		Program pr;
+		pr.path = path;
+		if (!describe_program(pr)) {
+			std::fprintf(stderr, "chanbench-run: cannot use peer program %s (no name from --describe)\n",
+			             path.c_str());
+			return 2;
+		}
+		bool taken = chan_impl_caps(pr.name.c_str()) != 0;
+		for (const Program &q : programs)
+			taken = taken || q.name == pr.name;
+		if (taken)
+			pr.name += "-native";
+		g_peers.push_back(pr.name);
+		std::fprintf(stderr, "chanbench-run: peer program '%s' (%s) from %s\n", pr.name.c_str(),
+		             pr.producer.c_str(), path.c_str());
+		programs.push_back(pr);
+	}
 	auto is_kind_impl = [](const std::string &n) {
 		for (const char *k : {CHAN_KIND_BCAST, CHAN_KIND_WATCH, CHAN_KIND_ONESHOT})
 			for (size_t i = 0; i < chan_kind_impl_count(k); i++)
@@ -717,8 +1173,14 @@ int main(int argc, char **argv)
 					return true;
 		return false;
 	};
+	auto is_program = [&](const std::string &n) {
+		for (const Program &pr : programs)
+			if (pr.name == n)
+				return true;
+		return false;
+	};
 	for (const std::string &n : o.impls) {
-		if (chan_impl_caps(n.c_str()) == 0 && !is_kind_impl(n)) {
+		if (chan_impl_caps(n.c_str()) == 0 && !is_kind_impl(n) && !is_program(n)) {
 			std::fprintf(stderr, "chanbench-run: no implementation named '%s' (see --list)\n", n.c_str());
 			return 2;
 		}
@@ -780,6 +1242,22 @@ int main(int argc, char **argv)
 					b.na = std::string("n/a: ") + scenario_cap_name(missing & -missing) + " not declared";
 				g_state.benches.push_back(std::move(b));
 			}
+			// The native peer programs run the throughput and ping-pong cases.
+			bool program_case = std::strcmp(sc->name, "throughput") == 0 || std::strcmp(sc->name, "pingpong") == 0;
+			for (const Program &pr : programs) {
+				if (!program_case || !selected(o.impls, pr.name))
+					continue;
+				Bench b;
+				b.sc = sc;
+				b.cs = &cs;
+				b.impl = pr.name;
+				b.program = &pr;
+				b.name = std::string(sc->name) + "/" + cs.key + "/impl:" + pr.name;
+				b.params = cs.params;
+				b.params.msgs = scaled_msgs(cs, p);
+				b.params.timeout_ns = (int64_t)(run_timeout_s * 1e9);
+				g_state.benches.push_back(std::move(b));
+			}
 		}
 	}
 	if (o.list || o.list_json) {
@@ -801,6 +1279,8 @@ int main(int argc, char **argv)
 	// google-benchmark's argv: ours removed, the output file added.
 	std::vector<std::string> gargs = {argv[0], "--benchmark_out=" + o.out,
 	                                  "--benchmark_out_format=json"};
+	if (o.interleave == "random")
+		gargs.push_back("--benchmark_enable_random_interleaving=true");
 	for (const std::string &a : o.passthrough)
 		gargs.push_back(a);
 	std::vector<char *> gargv;
@@ -813,15 +1293,43 @@ int main(int argc, char **argv)
 		return 2;
 
 	std::string filter = benchmark::GetBenchmarkFilter();
-	for (Bench &b : g_state.benches) {
+	for (Bench &b : g_state.benches)
 		if (matches_filter(filter, b.name))
 			g_state.total_selected++;
-		Bench *bp = &b;
-		auto *bm = benchmark::RegisterBenchmark(b.name.c_str(),
-		                                        [bp](benchmark::State &st) { run_bench(st, bp); });
-		bm->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
-		bm->Repetitions(b.na.empty() ? g_state.repetitions : 1);
-		bm->ComputeStatistics("min", stat_min)->ComputeStatistics("max", stat_max);
+	std::vector<std::unique_ptr<CaseSched>> scheds;
+	if (o.interleave == "case") {
+		// Rounds: for each case, round r runs every implementation of the case once;
+		// a case's rounds past the base ones run only while its intervals are wide.
+		std::vector<std::vector<Bench *>> cases;
+		for (Bench &b : g_state.benches) {
+			std::string key = std::string(b.sc->name) + "/" + b.cs->key;
+			if (scheds.empty() || scheds.back()->key != key) {
+				scheds.push_back(std::make_unique<CaseSched>());
+				scheds.back()->key = key;
+			}
+			b.sched = scheds.back().get();
+			b.sched->benches.push_back(&b);
+		}
+		for (auto &c : scheds) {
+			for (int round = 0; round < g_rounds.max; round++) {
+				for (Bench *bp : c->benches) {
+					if (!bp->na.empty() && round > 0)
+						continue; // n/a: reported once
+					auto *bm = benchmark::RegisterBenchmark(
+					    bp->name.c_str(), [bp, round](benchmark::State &st) { run_bench(st, bp, round); });
+					bm->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond)->Repetitions(1);
+				}
+			}
+		}
+	} else {
+		for (Bench &b : g_state.benches) {
+			Bench *bp = &b;
+			auto *bm = benchmark::RegisterBenchmark(b.name.c_str(),
+			                                        [bp](benchmark::State &st) { run_bench(st, bp, -1); });
+			bm->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+			bm->Repetitions(b.na.empty() ? g_state.repetitions : 1);
+			bm->ComputeStatistics("min", stat_min)->ComputeStatistics("max", stat_max);
+		}
 	}
 
 	struct utsname u;
@@ -846,6 +1354,32 @@ int main(int argc, char **argv)
 	benchmark::AddCustomContext("benchmark_version", CHANBENCH_BENCHMARK_VERSION);
 	benchmark::AddCustomContext("implementations", impls);
 	benchmark::AddCustomContext("repetitions", std::to_string(g_state.repetitions));
+	benchmark::AddCustomContext("interleave", o.interleave);
+	if (g_rounds.adaptive) {
+		char rb[160];
+		std::snprintf(rb, sizeof rb, "up to %d rounds per case while a ratio's 95%% interval is wider than %g "
+		              "of it; extra rounds within %g s", g_rounds.max, g_rounds.ci_width, g_rounds.extra_cap_s);
+		benchmark::AddCustomContext("adaptive_repetitions", rb);
+	}
+	if (!programs.empty()) {
+		std::string names, na;
+		for (const Program &pr : programs) {
+			names += (names.empty() ? "" : ",") + pr.name + "=" + pr.producer;
+			if (!pr.description.empty())
+				benchmark::AddCustomContext("peer_description_" + pr.name, pr.description);
+			for (size_t si = 0; si < scenario_count; si++) {
+				const scenario *sc = scenario_table[si];
+				if (sc->kind != nullptr || !std::strcmp(sc->name, "throughput") || !std::strcmp(sc->name, "pingpong") ||
+				    !selected(o.scenarios, sc->name))
+					continue;
+				na += (na.empty() ? "" : "; ") + std::string(sc->name) + "/impl:" + pr.name +
+				      ": the native peer program runs only the throughput and ping-pong scenarios";
+			}
+		}
+		benchmark::AddCustomContext("peer_programs", names);
+		if (!na.empty())
+			benchmark::AddCustomContext("not_applicable", na);
+	}
 	char sbuf[32];
 	std::snprintf(sbuf, sizeof sbuf, "%g", scale);
 	benchmark::AddCustomContext("msgs_scale", sbuf);
@@ -855,12 +1389,19 @@ int main(int argc, char **argv)
 	CleanNames<benchmark::ConsoleReporter> display(
 	    isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color : benchmark::ConsoleReporter::OO_None);
 	CleanNames<benchmark::JSONReporter> file;
+	display.number_rounds = file.number_rounds = o.interleave == "case";
+	display.repetitions = file.repetitions = g_state.repetitions;
+	auto run_start = std::chrono::steady_clock::now();
 	benchmark::RunSpecifiedBenchmarks(&display, &file);
 	benchmark::Shutdown();
 
 	write_series(o.out + ".series.json");
 	std::fprintf(stderr, "chanbench-run: %zu runs validated, %zu n/a, %zu failed; results in %s\n",
 	             g_state.validated, g_state.not_applicable, g_state.failed.size(), o.out.c_str());
+	std::fprintf(stderr, "chanbench-run: %.0f s; %zu extra rounds in %zu cases (%.0f s; more were not "
+	             "started after %.0f s)\n",
+	             std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count(),
+	             g_rounds.extra_rounds, g_rounds.grown_cases, g_rounds.extra_used_s, g_rounds.extra_cap_s);
 	if (!g_state.failed.empty()) {
 		std::fprintf(stderr, "chanbench-run: %zu run(s) failed validation:\n", g_state.failed.size());
 		for (const std::string &f : g_state.failed)

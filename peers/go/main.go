@@ -402,6 +402,29 @@ func loadAvg() []float64 {
 	return out
 }
 
+func description() string {
+	return "Go " + runtime.Version() + " built-in channels make(chan uint64, n) (0 = rendezvous) between goroutines; n/a: unbounded (Go has none)"
+}
+
+// emitLine prints one repetition for chanbench-run --peer-program (one line on
+// stdout: "chanbench-result k=v ...", "chanbench-error MESSAGE" or
+// "chanbench-na REASON").
+func emitLine(r *result) {
+	switch {
+	case r.notApplicable != "":
+		fmt.Printf("chanbench-na %s\n", r.notApplicable)
+	case r.err != "":
+		fmt.Printf("chanbench-error %s\n", r.err)
+	default:
+		line := fmt.Sprintf("chanbench-result wall_ns=%d msgs=%d cpu_ns=%d vcsw=%d ivcsw=%d",
+			r.c.wallNs, r.msgs, r.c.u.cpuNs, r.c.u.vcsw, r.c.u.ivcsw)
+		for _, kv := range r.counters {
+			line += fmt.Sprintf(" %s=%v", kv[0], kv[1])
+		}
+		fmt.Println(line)
+	}
+}
+
 func context(profileName string, reps int, msgsScale string, notApplicable []string) map[string]interface{} {
 	mhz, _ := strconv.ParseFloat(cpuinfoField("cpu MHz"), 64)
 	exe, _ := os.Executable()
@@ -434,7 +457,7 @@ func context(profileName string, reps int, msgsScale string, notApplicable []str
 		"msgs_scale":          msgsScale,
 		"producer":            "go-peer",
 		"peer":                implName,
-		"peer_description":    "Go " + runtime.Version() + " built-in channels make(chan uint64, n) (0 = rendezvous) between goroutines; n/a: unbounded (Go has none)",
+		"peer_description":    description(),
 		"not_applicable":      notApplicable,
 	}
 }
@@ -486,7 +509,15 @@ func main() {
 	out := flag.String("out", "", "result file (required)")
 	scenario := flag.String("scenario", "", "throughput | pingpong (default: both)")
 	corrupt := flag.Bool("corrupt", false, "test only: lose one message, so every validation fails")
+	describe := flag.Bool("describe", false, "print name=, producer= and description= lines and exit (for chanbench-run --peer-program)")
+	onlyCase := flag.String("case", "", "run only this case, e.g. throughput/shape:spsc/cap:64 (its benchmark name without /impl:)")
+	warmup := flag.Bool("warmup", false, "before each case, one unmeasured run of a tenth of its messages")
+	emit := flag.Bool("emit-line", false, "print each repetition as one chanbench-result line on stdout (chanbench-run --peer-program); --out is then optional")
 	flag.Parse()
+	if *describe {
+		fmt.Printf("name=%s\nproducer=go-peer\ndescription=%s\n", implName, description())
+		return
+	}
 	prof, ok := profiles[*profileName]
 	usageError := func(msg string) {
 		fmt.Fprintln(os.Stderr, "error:", msg)
@@ -496,7 +527,7 @@ func main() {
 	switch {
 	case !ok:
 		usageError("unknown profile '" + *profileName + "' (quick, default, long)")
-	case *out == "":
+	case *out == "" && !*emit:
 		usageError("--out FILE is required")
 	case *scenario != "" && *scenario != "throughput" && *scenario != "pingpong":
 		usageError("--scenario is throughput or pingpong")
@@ -520,9 +551,24 @@ func main() {
 	var entries []map[string]interface{}
 	var notApplicable []string
 	family, failures := 0, 0
-	runCase := func(name string, threads int, run func() *result) {
+	runCase := func(name string, threads int, run func(msgs uint64) *result, msgs, unit uint64) {
+		if *onlyCase != "" && !strings.HasPrefix(name, *onlyCase+"/impl:") {
+			return
+		}
+		if *warmup {
+			if w := msgs / 10 / unit * unit; w >= unit {
+				if r := run(w); r.err != "" && *emit {
+					emitLine(r)
+					failures++
+					return
+				}
+			}
+		}
 		for rep := 0; rep < reps; rep++ {
-			r := run()
+			r := run(msgs)
+			if *emit {
+				emitLine(r)
+			}
 			if r.notApplicable != "" {
 				fmt.Fprintf(os.Stderr, "%s: n/a: %s\n", name, r.notApplicable)
 				notApplicable = append(notApplicable, name+": "+r.notApplicable)
@@ -551,7 +597,7 @@ func main() {
 				sh, c := sh, c
 				msgs := caseMsgs(c, *msgsFlag, scale)
 				name := fmt.Sprintf("throughput/shape:%s/cap:%s/impl:%s", sh.name, capLabel(c.capacity), implName)
-				runCase(name, sh.producers+sh.consumers, func() *result { return throughput(sh, c.capacity, msgs, *corrupt) })
+				runCase(name, sh.producers+sh.consumers, func(m uint64) *result { return throughput(sh, c.capacity, m, *corrupt) }, msgs, c.unit)
 			}
 		}
 	}
@@ -560,10 +606,16 @@ func main() {
 			c := c
 			msgs := caseMsgs(c, *msgsFlag, scale)
 			name := fmt.Sprintf("pingpong/cap:%s/impl:%s", capLabel(c.capacity), implName)
-			runCase(name, 2, func() *result { return pingpong(c.capacity, msgs, *corrupt) })
+			runCase(name, 2, func(m uint64) *result { return pingpong(c.capacity, m, *corrupt) }, msgs, c.unit)
 		}
 	}
 
+	if *out == "" {
+		if failures > 0 {
+			os.Exit(1)
+		}
+		return
+	}
 	if entries == nil {
 		entries = []map[string]interface{}{}
 	}

@@ -145,19 +145,35 @@ struct Args {
     scale: f64,
     msgs: Option<u64>,
     reps: u32,
-    out: String,
+    out: Option<String>,
     scenario: Option<String>,
     corrupt: bool,
+    /// --case: only the case whose benchmark name, without /impl:, is this.
+    case: Option<String>,
+    /// --warmup: before each case, one unmeasured run of a tenth of its messages.
+    warmup: bool,
+    /// --emit-line: each repetition as one chanbench-result line on stdout.
+    emit: bool,
+    /// --describe: print name=, producer=, description= and exit.
+    describe: bool,
 }
 
 const USAGE: &str = "usage: PROGRAM --profile quick|default|long --out FILE [--msgs N] [--scale X] \
-[--reps R] [--scenario throughput|pingpong] [--corrupt]
+[--reps R] [--scenario throughput|pingpong] [--case CASE] [--warmup] [--emit-line] [--corrupt]
+       PROGRAM --describe
   --profile P   the C runner's profile: message counts and repetitions (default: default)
   --msgs N      messages per run for every case (ping-pong: 2 per round trip),
                 instead of the profile's per-case counts
   --scale X     factor on the default per-case counts, instead of the profile's
   --reps R      repetitions per case, instead of the profile's
   --scenario S  run only that scenario (default: both)
+  --case C      run only case C (its benchmark name without /impl:, e.g.
+                throughput/shape:spsc/cap:64)
+  --warmup      before each case, one unmeasured run of a tenth of its messages
+  --emit-line   print each repetition as one line on stdout (chanbench-result
+                k=v ..., chanbench-error MESSAGE or chanbench-na REASON), as
+                chanbench-run --peer-program reads it; --out is then optional
+  --describe    print name=, producer= and description= lines and exit
   --corrupt     test only: lose one message, so every validation fails";
 
 fn usage_error(msg: &str) -> ! {
@@ -173,6 +189,7 @@ fn parse_args() -> Args {
     let mut out = None;
     let mut scenario = None;
     let mut corrupt = false;
+    let (mut case, mut warmup, mut emit, mut describe) = (None, false, false, false);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |what: &str| it.next().unwrap_or_else(|| usage_error(&format!("{} needs a value", what)));
@@ -199,6 +216,10 @@ fn parse_args() -> Args {
                 scenario = Some(v);
             }
             "--corrupt" => corrupt = true,
+            "--case" => case = Some(value("--case")),
+            "--warmup" => warmup = true,
+            "--emit-line" => emit = true,
+            "--describe" => describe = true,
             "-h" | "--help" => {
                 println!("{}", USAGE);
                 std::process::exit(0);
@@ -210,7 +231,9 @@ fn parse_args() -> Args {
         .iter()
         .find(|p| p.name == profile)
         .unwrap_or_else(|| usage_error(&format!("unknown profile '{}' (quick, default, long)", profile)));
-    let out = out.unwrap_or_else(|| usage_error("--out FILE is required"));
+    if out.is_none() && !emit && !describe {
+        usage_error("--out FILE is required");
+    }
     Args {
         profile,
         scale: scale.unwrap_or(profile.scale),
@@ -219,6 +242,10 @@ fn parse_args() -> Args {
         out,
         scenario,
         corrupt,
+        case,
+        warmup,
+        emit,
+        describe,
     }
 }
 
@@ -703,8 +730,29 @@ fn context_json<C: Channel>(args: &Args, not_applicable: &[String]) -> String {
 /// Runs the selected scenarios on channel library C and writes the result file.
 /// Exits 1 when a repetition failed its validation (the file says which), 2 on
 /// a usage error.
+/// One repetition as chanbench-run --peer-program reads it: one line on stdout.
+fn emit_line(result: &Result<Outcome, String>) {
+    match result {
+        Ok(out) => {
+            let mut line = format!(
+                "chanbench-result wall_ns={} msgs={} cpu_ns={} vcsw={} ivcsw={}",
+                out.cost.wall_ns, out.msgs, out.cost.usage.cpu_ns, out.cost.usage.vcsw, out.cost.usage.ivcsw
+            );
+            for (k, v) in &out.counters {
+                let _ = write!(line, " {}={}", k, json_num(*v));
+            }
+            println!("{}", line);
+        }
+        Err(msg) => println!("chanbench-error {}", msg),
+    }
+}
+
 pub fn main<C: Channel>() {
     let args = parse_args();
+    if args.describe {
+        println!("name={}\nproducer=rust-peer\ndescription={}", C::NAME, C::DESCRIPTION);
+        return;
+    }
     let reps = args.reps;
     let want = |s: &str| args.scenario.as_deref().map_or(true, |w| w == s);
     let mut entries: Vec<Entry> = Vec::new();
@@ -712,16 +760,38 @@ pub fn main<C: Channel>() {
     let mut family = 0usize;
     let mut failures = 0usize;
 
-    let mut run_case = |name: String, threads: usize, run: &mut dyn FnMut() -> RunResult| {
+    let mut run_case = |name: String, threads: usize, msgs: u64, unit: u64, run: &mut dyn FnMut(u64) -> RunResult| {
+        if let Some(only) = &args.case {
+            if !name.starts_with(&format!("{}/impl:", only)) {
+                return;
+            }
+        }
+        let w = msgs / 10 / unit * unit;
+        if args.warmup && w >= unit {
+            if let Ok(Err(msg)) = run(w) {
+                eprintln!("{} warm-up: FAILED: {}", name, msg);
+                if args.emit {
+                    println!("chanbench-error {}", msg);
+                }
+                failures += 1;
+                return;
+            }
+        }
         for rep in 0..reps {
-            let result = match run() {
+            let result = match run(msgs) {
                 Err(reason) => {
+                    if args.emit {
+                        println!("chanbench-na {}", reason);
+                    }
                     eprintln!("{}: n/a: {}", name, reason);
                     not_applicable.push(format!("{}: {}", name, reason));
                     return;
                 }
                 Ok(r) => r,
             };
+            if args.emit {
+                emit_line(&result);
+            }
             match &result {
                 Ok(out) => {
                     let msgs = out.msgs as f64;
@@ -754,8 +824,8 @@ pub fn main<C: Channel>() {
             for case in &THROUGHPUT_CASES {
                 let name = format!("throughput/shape:{}/cap:{}/impl:{}", shape.name, case.cap.label(), C::NAME);
                 let msgs = args.msgs(case);
-                run_case(name, shape.producers + shape.consumers, &mut || {
-                    throughput::<C>(shape, case.cap, msgs, args.corrupt)
+                run_case(name, shape.producers + shape.consumers, msgs, case.unit, &mut |m| {
+                    throughput::<C>(shape, case.cap, m, args.corrupt)
                 });
             }
         }
@@ -764,18 +834,22 @@ pub fn main<C: Channel>() {
         for case in &PINGPONG_CASES {
             let name = format!("pingpong/cap:{}/impl:{}", case.cap.label(), C::NAME);
             let msgs = args.msgs(case);
-            run_case(name, 2, &mut || pingpong::<C>(case.cap, msgs, args.corrupt));
+            run_case(name, 2, msgs, case.unit, &mut |m| pingpong::<C>(case.cap, m, args.corrupt));
         }
     }
 
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => std::process::exit(if failures > 0 { 1 } else { 0 }),
+    };
     let body: Vec<String> = entries.iter().map(entry_json).collect();
     let json = format!(
         "{{\n  \"context\": {},\n  \"benchmarks\": [\n{}\n  ]\n}}\n",
         context_json::<C>(&args, &not_applicable),
         body.join(",\n")
     );
-    if let Err(e) = std::fs::write(&args.out, json) {
-        eprintln!("error: cannot write {}: {}", args.out, e);
+    if let Err(e) = std::fs::write(&out, json) {
+        eprintln!("error: cannot write {}: {}", out, e);
         std::process::exit(1);
     }
     eprintln!(
@@ -784,7 +858,7 @@ pub fn main<C: Channel>() {
         entries.len(),
         failures,
         not_applicable.len(),
-        args.out
+        out
     );
     if failures > 0 {
         std::process::exit(1);
