@@ -106,6 +106,18 @@ static inline bool ckc_locked(ckc_lock_t *l) { return __atomic_load_n(&l->value,
 static inline void ckc_unlock(ckc_lock_t *l) { __atomic_store_n(&l->value, 0u, __ATOMIC_RELEASE); }
 #endif
 
+/* Chaos points: where a thread preempted at the wrong moment is the hard case
+ * (between an index CAS and its stamp store, inside a block hand-over, between
+ * a waiter's registration and its sleep, ...). A normal build compiles them to
+ * nothing; the test plug-in tests/chaos/ (ck-chaos) builds these same sources
+ * with CKC_CHAOS, where each point may yield the CPU or sleep a little. */
+#ifdef CKC_CHAOS
+void ckc_chaos(void);
+#define CKC_CHAOS_POINT() ckc_chaos()
+#else
+#define CKC_CHAOS_POINT() ((void)0)
+#endif
+
 /* A PAUSE (ck_pr_stall). */
 static inline void ckc_pause(void) { ck_pr_stall(); }
 

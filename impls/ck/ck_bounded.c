@@ -124,8 +124,10 @@ static inline chan_status try_send(struct ck_bounded *c, uintptr_t msg)
 		struct ck_slot *slot = &c->buf[tail & (c->mark - 1)];
 		uint64_t stamp = ckc_load_acq(&slot->stamp);
 		if (stamp == tail) {
+			CKC_CHAOS_POINT(); /* a stale tail by the time of the CAS */
 			uint64_t seen;
 			if (ckc_cas(&c->tail, tail, next_pos(c, tail), &seen)) {
+				CKC_CHAOS_POINT(); /* preempted between CAS and stamp */
 				slot->msg = msg;
 				ckc_fence_release();
 				ckc_store_rel(&slot->stamp, tail + 1);
@@ -158,6 +160,7 @@ static inline chan_status try_recv(struct ck_bounded *c, uintptr_t *msg)
 		if (stamp == head + 1) {
 			uint64_t seen;
 			if (ckc_cas(&c->head, head, next_pos(c, head), &seen)) {
+				CKC_CHAOS_POINT();
 				*msg = slot->msg;
 				ckc_fence_release();
 				ckc_store_rel(&slot->stamp, head + c->one_lap);
@@ -231,6 +234,7 @@ static chan_status b_recv(struct chan_base *b, uintptr_t *msg, chan_deadline dl)
 static chan_status b_close(struct chan_base *b)
 {
 	struct ck_bounded *c = as_b(b);
+	CKC_CHAOS_POINT();
 	uint64_t tail = ckc_load_acq(&c->tail), seen;
 	for (;;) {
 		if (tail & c->mark)

@@ -99,10 +99,14 @@ static chan_status ck_recv_batch(struct chan_base *b, uintptr_t *msgs, size_t n,
 	return b->ops->recv_batch(b, msgs, n, done, dl);
 }
 
+#ifndef CK_CHAN_NAME
+#define CK_CHAN_NAME "ck"
+#endif
+
 const struct chan_ops chan_ck_ops = {
 	.abi_version = CHAN_ABI_VERSION,
 	.size = sizeof(struct chan_ops),
-	.name = "ck",
+	.name = CK_CHAN_NAME,
 	.description = "ConcurrencyKit ck_pr: lock-free stamped array (bounded) and block list "
 	               "(unbounded), futex parking that wakes one; hand-off queues (rendezvous)",
 	.caps = CHAN_CAPS_FULL | CHAN_CAP_SELECT | CHAN_CAP_BATCH,
@@ -118,3 +122,12 @@ const struct chan_ops chan_ck_ops = {
 	.send_batch = ck_send_batch,
 	.recv_batch = ck_recv_batch,
 };
+
+#ifdef CKC_CHAOS
+/* The chaos build (tests/chaos/) is a plug-in. */
+__attribute__((visibility("default"))) const struct chan_ops *chanbench_plugin_entry(void);
+const struct chan_ops *chanbench_plugin_entry(void)
+{
+	return &chan_ck_ops;
+}
+#endif

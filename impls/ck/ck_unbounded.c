@@ -196,11 +196,15 @@ static inline chan_status try_send(struct ck_unbounded *c, uintptr_t msg)
 			if (offset + 1 == BLOCK_CAP) {
 				/* Install the next block: tail on to it, then the link
 				 * readers follow. */
+				CKC_CHAOS_POINT();
 				ckc_store_ptr(&c->tail.block, next_block);
+				CKC_CHAOS_POINT();
 				ckc_store_rel(&c->tail.index, tail + 2 * ONE);
+				CKC_CHAOS_POINT();
 				ckc_store_ptr(&blk->next, next_block);
 				next_block = NULL;
 			}
+			CKC_CHAOS_POINT(); /* preempted between CAS and WRITE */
 			struct ck_uslot *s = &blk->slots[offset];
 			s->msg = msg;
 			(void)ckc_faa(&s->state, WRITE);
@@ -240,6 +244,7 @@ static inline chan_status try_recv(struct ck_unbounded *c, uintptr_t *msg)
 		}
 		uint64_t seen;
 		if (ckc_cas(&c->head.index, head, new_head, &seen)) {
+			CKC_CHAOS_POINT();
 			if (offset + 1 == BLOCK_CAP) {
 				struct ck_block *next = wait_next(blk);
 				uint64_t next_index = (new_head & ~FLAG) + ONE;
@@ -253,6 +258,7 @@ static inline chan_status try_recv(struct ck_unbounded *c, uintptr_t *msg)
 			while ((ckc_load_acq(&s->state) & WRITE) == 0)
 				ckw_snooze(&wb); /* the sender is in flight */
 			*msg = s->msg;
+			CKC_CHAOS_POINT(); /* the block's other readers finish first */
 			if (offset + 1 == BLOCK_CAP)
 				block_destroy(c, blk, 0);
 			else if (ckc_faa(&s->state, READ) & DESTROY)

@@ -55,3 +55,25 @@ void ckw_unregister(struct ckw_waker *w, struct chan_waiter *cw)
 	}
 	ckc_unlock(&w->olock);
 }
+
+#ifdef CKC_CHAOS
+#include <time.h>
+
+/* One chaos point: 1 in 8 yields the CPU, 1 in 256 sleeps 20-150 us (an
+ * xorshift per thread, seeded from its stack address). */
+void ckc_chaos(void)
+{
+	static _Thread_local uint64_t x;
+	if (x == 0)
+		x = (uint64_t)(uintptr_t)&x | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	if ((x & 255) == 0) {
+		struct timespec ts = {0, 20000 + (long)((x >> 8) % 130000)};
+		nanosleep(&ts, NULL);
+	} else if ((x & 7) == 0) {
+		sched_yield();
+	}
+}
+#endif

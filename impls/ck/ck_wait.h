@@ -186,10 +186,12 @@ static inline void ckw_wait(struct ckw_waker *w, bool (*ready)(void *), void *ar
 {
 	uint32_t s = ckc_load32(&w->seq);
 	(void)ckc_faa(&w->waiters, CKW_SLEEPER);
+	CKC_CHAOS_POINT();
 	if (ready(arg)) {
 		(void)ckc_faa(&w->waiters, (uint64_t)-1);
 		return;
 	}
+	CKC_CHAOS_POINT(); /* a notify between the check and the sleep */
 	if (ckw_futex_wait(&w->seq, s, dl) != 0)
 		(void)ckc_faa(&w->waiters, (uint64_t)-1);
 }

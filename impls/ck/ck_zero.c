@@ -151,7 +151,9 @@ static uint32_t rz_park(struct ck_zero *c, struct rz_queue *q, struct rz_waiter 
 		if (ckw_completed(&bo)) {
 			if (chan_deadline_passed(dl))
 				break;
+			CKC_CHAOS_POINT();
 			if (ckc_cas32(&w->state, RZ_PENDING, RZ_PENDING | RZ_SLEEPING)) {
+				CKC_CHAOS_POINT(); /* settled between the CAS and the sleep */
 				(void)ckw_futex_wait(&w->state, RZ_PENDING | RZ_SLEEPING, dl);
 				/* Settled, or woken early: settled states have no
 				 * SLEEPING bit; go back to PENDING to spin or time out. */
