@@ -44,14 +44,10 @@ if [ -n "$only" ]; then
 fi
 bin="$build/peers/bin"
 if [ "$runner_args" -eq 1 ]; then
-  # Every built program (whatever its name), or the --only ones.
-  progs=()
-  if [ -n "$only" ]; then
-    for name in "${peers[@]}"; do progs+=("$bin/peer-$name"); done
-  else
-    progs=("$bin"/peer-*)
-  fi
-  for prog in "${progs[@]}"; do
+  # The programs of the list above (or --only) that are built; a stale binary of an
+  # older name left in the build directory is not picked up.
+  for name in "${peers[@]}"; do
+    prog="$bin/peer-$name"
     if [ -f "$prog" ] && [ -x "$prog" ]; then printf -- '--peer-program\n%s\n' "$prog"; fi
   done
   exit 0
