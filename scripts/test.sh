@@ -69,15 +69,13 @@ if [ "$quick" -eq 0 ]; then
   # Python lists the implementations from the Release library (a TSan library
   # cannot be loaded through ctypes); the drivers come from build-tsan.
   CHANBENCH_BUILD="$PWD/build" CHANBENCH_DRIVER_BUILD="$PWD/build-tsan" CHANBENCH_SANITIZER=thread \
-    run_pytest tests/test_stress.py tests/test_linearizability.py tests/test_select.py -n 2 \
-      --matrix-out=build-tsan/conformance \
-      -k "(stress or linearizab or driver) and not (ck and (unbounded or mixed))"   # tests/tsan/README.md: TSan cannot see CK's inline-asm publication
+    run_pytest tests/test_stress.py tests/test_linearizability.py tests/test_select.py tests/test_ck_chaos.py \
+      -n 2 --matrix-out=build-tsan/conformance -k "stress or linearizab or driver or chaos"
   step "every scenario under ThreadSanitizer (quick profile, one repetition)"
   # Scenarios exercise select, poll fds, batches and the other kinds in ways the
   # drivers do not; every run must validate and TSan must report nothing (exit 66).
-  # ck is left to the drivers above (its unbounded fifo is invisible to TSan).
   build-tsan/chanbench-run --no-references --profile quick --repetitions 1 --out build-tsan/scenarios.json \
-    --impl mutex --impl futex --impl bcast-mutex --impl bcast-futex --impl watch-mutex \
+    --impl mutex --impl futex --impl ck --impl bcast-mutex --impl bcast-futex --impl watch-mutex \
     --impl watch-seqlock --impl oneshot-mutex --impl oneshot-futex
 fi
 step "all tests passed"
