@@ -76,7 +76,8 @@ struct Profile {
 	const char *name;
 	double scale;    // times the case's default message count
 	int repetitions; // rounds every benchmark runs
-	double run_timeout_s; // a run not finished by then fails as "hung"
+	double run_timeout_s; // a run not finished by then fails as "hung" (2 M messages of a
+	                      // slow MPMC queue on a loaded 2-core machine took > 60 s)
 	int max_repetitions; // --interleave case: a case whose ratio intervals are too wide gets
 	                     // more rounds, up to this many
 	double extra_time_s; // ... within this much time for all extra rounds together
@@ -86,7 +87,7 @@ struct Profile {
 const Profile kProfiles[] = {
     {"quick", 0.2, 2, 20, 4, 30,
      "every scenario on every implementation, 1/5 of the messages, 2 rounds (up to 4) (< 3 min on 2 cores)"},
-    {"default", 1.0, 5, 60, 12, 180,
+    {"default", 1.0, 5, 120, 12, 180,
      "the counts the scenarios are tuned for, 5 rounds (up to 12) (< 12 min on 2 cores)"},
     {"long", 4.0, 10, 300, 30, 1200,
      "4x the messages, 10 rounds (up to 30), for stable numbers on a quiet machine"},
@@ -167,7 +168,7 @@ void print_help(const char *argv0)
 	    "  --repetitions N    override the profile's repetitions\n"
 	    "  --scale X          override the profile's message-count factor (1 = default counts)\n"
 	    "  --run-timeout S    a single scenario run not finished after S seconds fails as\n"
-	    "                     \"hung\" (default: quick 20, default 60, long 300)\n"
+	    "                     \"hung\" (default: quick 20, default 120, long 300)\n"
 	    "  --interleave MODE  case (default): each case runs in rounds, every implementation\n"
 	    "                     once per round (native peer programs included), so drift hits\n"
 	    "                     all of a case alike and ratios pair by round; a case whose\n"
