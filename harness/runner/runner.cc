@@ -165,7 +165,7 @@ void print_help(const char *argv0)
 	    "                     <dir of chanbench-run>/limits/)\n"
 	    "  --out FILE         JSON result file (default: <repo>/results/latest/<profile>.json);\n"
 	    "                     time series go to FILE.series.json beside it\n"
-	    "  --repetitions N    override the profile's repetitions\n"
+	    "  --repetitions N    override the profile's repetitions (exactly N rounds unless --max-repetitions)\n"
 	    "  --scale X          override the profile's message-count factor (1 = default counts)\n"
 	    "  --run-timeout S    a single scenario run not finished after S seconds fails as\n"
 	    "                     \"hung\" (default: quick 20, default 120, long 300)\n"
@@ -573,9 +573,13 @@ std::pair<double, double> bootstrap_median_ci(const std::vector<double> &x, uint
 // value of the same round; the interval of the median of those ratios.
 bool case_narrow_enough(const CaseSched &c, double ci_width, std::string *why)
 {
-	size_t rounds = 0;
-	for (const Bench *b : c.benches)
+	size_t rounds = 0, usable = 0;
+	for (const Bench *b : c.benches) {
 		rounds = std::max(rounds, b->main.size());
+		usable += !(b->failed || b->main.empty() || !b->na.empty());
+	}
+	if (usable < 2)
+		return true; /* no ratio to narrow (one implementation, or the rest failed) */
 	if (rounds < 2)
 		return false;
 	auto better = [&](double a, double b) { return c.lower_better ? a < b : a > b; };
@@ -1104,8 +1108,9 @@ int main(int argc, char **argv)
 	g_state.repetitions = o.repetitions > 0 ? o.repetitions : prof.repetitions;
 	double run_timeout_s = o.run_timeout_s > 0 ? o.run_timeout_s : prof.run_timeout_s;
 	g_rounds.base = g_state.repetitions;
+	// An explicit --repetitions N means N rounds: growth only with --max-repetitions.
 	g_rounds.max = std::max(g_rounds.base, o.max_repetitions > 0 ? o.max_repetitions
-	                                          : o.repetitions > 0 ? std::max(o.repetitions, prof.max_repetitions)
+	                                          : o.repetitions > 0 ? o.repetitions
 	                                                              : prof.max_repetitions);
 	g_rounds.ci_width = o.ci_width;
 	g_rounds.extra_cap_s = o.extra_time_s >= 0 ? o.extra_time_s : prof.extra_time_s;
