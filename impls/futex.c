@@ -43,7 +43,9 @@
  *     first waiting receiver gets the message) and F2 (a woken waiter keeps
  *     its place) hold by construction, and with spinning waiters the wake-up
  *     it costs is usually a store the waiter sees while spinning, not a
- *     system call. See the report in the commit message for the numbers.
+ *     system call. Not measured against the alternative yet: that is the
+ *     next experiment for buffered spmc/mpmc, where a parked receiver still
+ *     gets one message per hand-off.
  *
  * No system call when uncontended: taking a free lock is one CAS, releasing
  * it one fetch_sub; a send that finds room or a parked receiver, and a recv
