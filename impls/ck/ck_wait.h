@@ -2,8 +2,9 @@
  * Waiting and waking for the ck channel's buffered flavors (bounded, unbounded).
  *
  * Waiting is three phases, as in crossbeam's Backoff + Context::wait_until:
- *   1. spin: retry with PAUSE runs of 1, 2, 4 ... 64 (short runs: a VM exits on a
- *      long pause loop);
+ *   1. spin: poll, one PAUSE apart, CKW_SPIN_POLLS times (crossbeam's budget of
+ *      1 + 2 + ... + 64 PAUSEs, without its blind runs: on Intel a PAUSE is ~140
+ *      cycles, and a 64-PAUSE run would add up to ~3 us to a hand-off);
  *   2. yield: retry after sched_yield(), CKW_YIELDS times: on 2 cores with more
  *      threads than cores this hands the CPU to the thread that can make progress
  *      (the one whose message or free slot we wait for);
@@ -65,6 +66,8 @@
 
 #define CKW_SPIN_LIMIT 6  /* PAUSE runs 1 .. 2^6 */
 #define CKW_YIELD_LIMIT 10 /* then sched_yield() until step 10 (4 yields) */
+#define CKW_SPIN_POLLS 128 /* polls, a PAUSE apart, before yielding */
+#define CKW_YIELDS 4       /* sched_yield()s, a retry after each, before parking */
 #define CKW_SLEEPER ((uint64_t)1)
 #define CKW_OBSERVER ((uint64_t)1 << 32)
 
@@ -204,10 +207,14 @@ void ckw_unregister(struct ckw_waker *w, struct chan_waiter *cw);
 
 
 /* The blocking loop every buffered operation shares: one attempt; if it would
- * block, spin and yield with retries; then park in the waker and retry after
- * each wake-up, until the attempt succeeds, reports CLOSED, or dl passes.
+ * block, poll (a PAUSE between polls, CKW_SPIN_POLLS of them: the same CPU
+ * budget as crossbeam's 1+2+...+64 PAUSE runs, but a message is noticed within
+ * one PAUSE instead of within the current run of up to 64), then yield
+ * CKW_YIELDS times with a retry after each, then park in the waker and retry
+ * after each wake-up, until the attempt succeeds, reports CLOSED, or dl passes.
  * `attempt` never blocks (it may spin briefly on a counterpart in flight) and
- * returns would_block (CHAN_FULL / CHAN_EMPTY) when the operation must wait. */
+ * returns would_block (CHAN_FULL / CHAN_EMPTY) when the operation must wait;
+ * `ready` is its read-only pre-check (no fence, no CAS). */
 static inline chan_status ckw_op(chan_status (*attempt)(void *, uintptr_t *), void *c,
                                  uintptr_t *msg, chan_status would_block, struct ckw_waker *w,
                                  bool (*ready)(void *), chan_deadline dl)
@@ -216,9 +223,13 @@ static inline chan_status ckw_op(chan_status (*attempt)(void *, uintptr_t *), vo
 	if (CK_CC_LIKELY(st != would_block) || dl == CHAN_NOWAIT)
 		return st;
 	for (;;) {
-		struct ckw_backoff b = {0};
-		while (!ckw_completed(&b)) {
-			ckw_snooze(&b);
+		for (unsigned i = 0; i < CKW_SPIN_POLLS; i++) {
+			ckc_pause();
+			if (ready(c) && (st = attempt(c, msg)) != would_block)
+				return st;
+		}
+		for (unsigned i = 0; i < CKW_YIELDS; i++) {
+			sched_yield();
 			if ((st = attempt(c, msg)) != would_block)
 				return st;
 		}

@@ -7,7 +7,7 @@
  *
  * What makes the hand-off cheap:
  *   - a waiter record {state, msg} lives on the waiter's stack, on one line; the
- *     waiter spins on its own state (PAUSE runs, then sched_yield), and only then
+ *     waiter polls its own state (a PAUSE apart, then with sched_yield), and only then
  *     sets SLEEPING and sleeps on it (futex). The counterpart settles the record
  *     with one exchange under the lock and makes the FUTEX_WAKE system call only
  *     if SLEEPING was set: a hand-off to a spinning waiter is two cache-line
@@ -42,11 +42,11 @@
 #define RZ_SLEEPING 4u /* or-ed into PENDING by a waiter about to sleep */
 #define BATCH_CHUNK 64
 
-struct rz_waiter {
+struct rz_waiter { /* on the waiter's stack, one line */
 	uint32_t state;
 	uintptr_t msg;
 	struct rz_waiter *next, *prev;
-};
+} CK_CC_CACHELINE;
 
 struct rz_queue {
 	struct rz_waiter *head, *tail;
@@ -145,23 +145,28 @@ static void rz_wake(uint32_t *word)
  * Returns the final state; RZ_PENDING means timed out and unlinked. */
 static uint32_t rz_park(struct ck_zero *c, struct rz_queue *q, struct rz_waiter *w, chan_deadline dl)
 {
-	struct ckw_backoff bo = {0};
 	uint32_t s;
+	for (unsigned i = 0; i < CKW_SPIN_POLLS; i++) {
+		if ((s = ckc_load32(&w->state)) != RZ_PENDING)
+			return s;
+		ckc_pause();
+	}
+	for (unsigned i = 0; i < CKW_YIELDS; i++) {
+		if ((s = ckc_load32(&w->state)) != RZ_PENDING)
+			return s;
+		sched_yield();
+	}
 	while ((s = ckc_load32(&w->state)) == RZ_PENDING) {
-		if (ckw_completed(&bo)) {
-			if (chan_deadline_passed(dl))
-				break;
-			CKC_CHAOS_POINT();
-			if (ckc_cas32(&w->state, RZ_PENDING, RZ_PENDING | RZ_SLEEPING)) {
-				CKC_CHAOS_POINT(); /* settled between the CAS and the sleep */
-				(void)ckw_futex_wait(&w->state, RZ_PENDING | RZ_SLEEPING, dl);
-				/* Settled, or woken early: settled states have no
-				 * SLEEPING bit; go back to PENDING to spin or time out. */
-				(void)ckc_cas32(&w->state, RZ_PENDING | RZ_SLEEPING, RZ_PENDING);
-			}
-			continue;
+		if (chan_deadline_passed(dl))
+			break;
+		CKC_CHAOS_POINT();
+		if (ckc_cas32(&w->state, RZ_PENDING, RZ_PENDING | RZ_SLEEPING)) {
+			CKC_CHAOS_POINT(); /* settled between the CAS and the sleep */
+			(void)ckw_futex_wait(&w->state, RZ_PENDING | RZ_SLEEPING, dl);
+			/* Settled, or woken early: settled states have no SLEEPING
+			 * bit; go back to PENDING to time out or sleep again. */
+			(void)ckc_cas32(&w->state, RZ_PENDING | RZ_SLEEPING, RZ_PENDING);
 		}
-		ckw_snooze(&bo);
 	}
 	if (s != RZ_PENDING)
 		return s;
