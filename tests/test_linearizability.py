@@ -52,6 +52,7 @@ SEED = os.environ.get("CHANBENCH_SEED", "1")
 LIN_SCALE = float(os.environ.get("CHANBENCH_LIN_SCALE", "1"))
 QUICK_HISTORIES = {"blocking": 800, "try": 3000, "timed": 1500, "close": 1500, "mixed": 1500}
 QUICK_BUDGET = 45.0
+LIVENESS_SOAK_MS = 5000
 
 # test -> (mix, capacities)
 CASES = {
@@ -89,7 +90,12 @@ def run_lin(request, impl, cap):
     soak = driver_run.soak(request.config)
     budget = driver_run.time_budget(request, soak_budget() if soak else QUICK_BUDGET)
     histories = str(max(1, int(QUICK_HISTORIES[mix] * LIN_SCALE)))
-    scale = (["--histories", histories, "--seconds", f"{driver_run.soak_seconds():g}"]
+    # A soak runs for minutes beside other work: there the recorder itself may go
+    # unscheduled for a second (its own 1 ms timed rescue op was seen taking 1.0-1.5 s
+    # at load ~40 on two cores), so it waits LIVENESS_SOAK_MS, not 1 s, before calling
+    # an operation stuck. A lost wake-up stays stuck for ever and is still caught.
+    scale = (["--histories", histories, "--seconds", f"{driver_run.soak_seconds():g}",
+              "--liveness-ms", str(LIVENESS_SOAK_MS)]
              if soak else ["--histories", histories])
     fail_on = FAIL_ON.get(request.node.originalname, "all")
     args = [*driver_run.plugin_args(request.config, impl), "--impl", impl,
