@@ -219,16 +219,32 @@ static bool can_recv(void *p)
 	return (tail & c->mark) || (tail & ~c->mark) != head;
 }
 
+/* The spin phase's checks: only the slot line the counterpart writes (head and
+ * tail lines stay where they are). */
+static bool poll_send(void *p)
+{
+	struct ck_bounded *c = as_b(p);
+	uint64_t tail = ckc_load_acq(&c->tail);
+	return (tail & c->mark) || ckc_load_acq(&c->buf[tail & (c->mark - 1)].stamp) == tail;
+}
+
+static bool poll_recv(void *p)
+{
+	struct ck_bounded *c = as_b(p);
+	uint64_t head = ckc_load_acq(&c->head);
+	return ckc_load_acq(&c->buf[head & (c->mark - 1)].stamp) == head + 1;
+}
+
 static chan_status b_send(struct chan_base *b, uintptr_t msg, chan_deadline dl)
 {
 	struct ck_bounded *c = as_b(b);
-	return ckw_op(attempt_send, c, &msg, CHAN_FULL, &c->senders, can_send, dl);
+	return ckw_op(attempt_send, c, &msg, CHAN_FULL, &c->senders, poll_send, can_send, dl);
 }
 
 static chan_status b_recv(struct chan_base *b, uintptr_t *msg, chan_deadline dl)
 {
 	struct ck_bounded *c = as_b(b);
-	return ckw_op(attempt_recv, c, msg, CHAN_EMPTY, &c->receivers, can_recv, dl);
+	return ckw_op(attempt_recv, c, msg, CHAN_EMPTY, &c->receivers, poll_recv, can_recv, dl);
 }
 
 static chan_status b_close(struct chan_base *b)

@@ -298,7 +298,7 @@ static chan_status u_send(struct chan_base *b, uintptr_t msg, chan_deadline dl)
 static chan_status u_recv(struct chan_base *b, uintptr_t *msg, chan_deadline dl)
 {
 	struct ck_unbounded *c = as_u(b);
-	return ckw_op(attempt_recv, c, msg, CHAN_EMPTY, &c->receivers, can_recv, dl);
+	return ckw_op(attempt_recv, c, msg, CHAN_EMPTY, &c->receivers, can_recv, can_recv, dl);
 }
 
 static chan_status u_close(struct chan_base *b)

@@ -214,10 +214,12 @@ void ckw_unregister(struct ckw_waker *w, struct chan_waiter *cw);
  * after each wake-up, until the attempt succeeds, reports CLOSED, or dl passes.
  * `attempt` never blocks (it may spin briefly on a counterpart in flight) and
  * returns would_block (CHAN_FULL / CHAN_EMPTY) when the operation must wait;
- * `ready` is its read-only pre-check (no fence, no CAS). */
+ * `poll` is the spin phase's read-only pre-check (ideally one cache line: the
+ * one the counterpart writes; it may miss a close, which the yield phase's
+ * attempts see); `ready` the parking check (also true once closed). */
 static inline chan_status ckw_op(chan_status (*attempt)(void *, uintptr_t *), void *c,
                                  uintptr_t *msg, chan_status would_block, struct ckw_waker *w,
-                                 bool (*ready)(void *), chan_deadline dl)
+                                 bool (*poll)(void *), bool (*ready)(void *), chan_deadline dl)
 {
 	chan_status st = attempt(c, msg);
 	if (CK_CC_LIKELY(st != would_block) || dl == CHAN_NOWAIT)
@@ -225,7 +227,7 @@ static inline chan_status ckw_op(chan_status (*attempt)(void *, uintptr_t *), vo
 	for (;;) {
 		for (unsigned i = 0; i < CKW_SPIN_POLLS; i++) {
 			ckc_pause();
-			if (ready(c) && (st = attempt(c, msg)) != would_block)
+			if (poll(c) && (st = attempt(c, msg)) != would_block)
 				return st;
 		}
 		for (unsigned i = 0; i < CKW_YIELDS; i++) {
