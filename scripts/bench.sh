@@ -51,6 +51,18 @@ if [ "$peers" -eq 1 ]; then
     bash peers/build.sh --build-dir "$build"
     mapfile -t programs < <(bash peers/run.sh --runner-args --build-dir "$build")
     plugins+=("${programs[@]}")
+    # The same peers as plug-ins (every scenario; peers/README.md): crossbeam,
+    # flume, std-mpsc, tokio-mpsc, go-chan-cgo.
+    for so in "$build"/peers/plugins/libpeer_*.so; do
+      [ -e "$so" ] && plugins+=(--plugin "$so")
+    done
+    # The cgo crossing every go-chan-cgo call pays, for the note beside its rows.
+    rm -f "$out_dir/cgo-cost.json"
+    if [ -e "$build/peers/plugins/libpeer_go-chan-cgo.so" ] &&
+       /usr/bin/python3 peers/go-plugin/cgo_cost.py "$build/peers/plugins/libpeer_go-chan-cgo.so" \
+         --out "$out_dir/cgo-cost.json"; then
+      inputs+=("$out_dir/cgo-cost.json")
+    fi
   fi
 fi
 

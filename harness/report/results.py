@@ -183,6 +183,25 @@ def _is_aggregate(entry):
     return "run_type" not in entry and "aggregate_name" in entry
 
 
+# The Go and Rust peer plug-ins (peers/README.md, each plug-in's description): why
+# each lacks a capability the runner reports only as "<capability> not declared".
+PLUGIN_NA_WHY = {
+    ("std-mpsc", "mpmc"): "std::sync::mpsc has one Receiver (not Clone): one consumer only",
+    ("std-mpsc", "timed"): "std's SyncSender has no timed send",
+    ("tokio-mpsc", "mpmc"): "tokio's mpsc has one Receiver (recv takes &mut self): one consumer only",
+    ("tokio-mpsc", "rendezvous"): "tokio's mpsc::channel(0) panics: no capacity-0 hand-off",
+    ("go-chan-cgo", "unbounded"): "Go has no unbounded channel",
+}
+_NOT_DECLARED = re.compile(r"^(\w+) not declared$")
+
+
+def _plugin_reason(impl, reason):
+    """A peer plug-in's own reason after the runner's "<cap> not declared"."""
+    m = _NOT_DECLARED.match(reason)
+    why = PLUGIN_NA_WHY.get((impl, m.group(1))) if m else None
+    return f"{reason} ({why})" if why else reason
+
+
 def _na_reason(message):
     """The reason if message reports a capability gap ("n/a: ..."), else None."""
     if message and _NA_PREFIX.match(message):
@@ -282,7 +301,8 @@ def load_file(path, rs):
         reason = _na_reason(message)
         if reason is not None:
             rs.not_applicable.append(NotApplicable(name.scenario, name.case, name.impl,
-                                                   reason, os.path.basename(path)))
+                                                   _plugin_reason(name.impl, reason),
+                                                   os.path.basename(path)))
             continue
         kept += 1
         rs.runs.append(Run(

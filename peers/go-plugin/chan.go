@@ -27,10 +27,13 @@
 // buffered and then see the channel closed, which is Go's own close. Cost per
 // send: two atomic adds and one load, and a two-case select instead of a plain
 // send (a blocking or timed one; a try is a select with default anyway).
-// Imprecision: a sender blocked when close starts and offered room (or a
-// receiver) at the same moment may still send, because Go's select picks at
-// random among ready cases; close has not returned then, so the send is
-// ordered before it.
+// A sender blocked when close starts and offered room (or a receiver) at the
+// same moment may still send, because Go's select picks at random among ready
+// cases; so the close takes effect at close(c.ch), and every caller that learns
+// of it otherwise (a send returning CLOSED, a second close) waits for `fin`,
+// closed right after close(c.ch): nobody sees the channel closed before a
+// receiver can (chan-linearize's close mix found both orders when CLOSED sends
+// returned at once).
 //
 // Deadlines: plugin.c turns a finite deadline into nanoseconds left (a passed
 // one into <= 0: one try, then CHAN_TIMEOUT); a timed wait uses a time.Timer
@@ -66,7 +69,8 @@ const (
 
 type gchan struct {
 	ch       chan uint64
-	done     chan struct{}
+	done     chan struct{} // closed when close begins: blocked senders give up
+	fin      chan struct{} // closed when close(ch) has run: the close took effect
 	closed   atomic.Bool
 	inFlight atomic.Int64
 }
@@ -81,7 +85,7 @@ func lookup(id C.uintptr_t) *gchan { return (*table.Load())[id] }
 
 //export goChanCreate
 func goChanCreate(capacity C.size_t) C.uintptr_t {
-	c := &gchan{ch: make(chan uint64, int(capacity)), done: make(chan struct{})}
+	c := &gchan{ch: make(chan uint64, int(capacity)), done: make(chan struct{}), fin: make(chan struct{})}
 	tableMu.Lock()
 	defer tableMu.Unlock()
 	var old []*gchan
@@ -124,6 +128,9 @@ func goChanSend(id C.uintptr_t, msg C.uintptr_t, nowait, forever C.int, left C.i
 	c.inFlight.Add(1)
 	st := c.send(uint64(msg), nowait != 0, forever != 0, int64(left))
 	c.inFlight.Add(-1)
+	if st == stClosed {
+		<-c.fin // not before the close took effect (receivers see it then)
+	}
 	return C.int(st)
 }
 
@@ -204,6 +211,7 @@ func (c *gchan) got(v uint64, ok bool, out *C.uintptr_t) C.int {
 func goChanClose(id C.uintptr_t) C.int {
 	c := lookup(id)
 	if !c.closed.CompareAndSwap(false, true) {
+		<-c.fin // reported once the first close took effect
 		return stAlreadyClosed
 	}
 	close(c.done)
@@ -211,6 +219,7 @@ func goChanClose(id C.uintptr_t) C.int {
 		runtime.Gosched()
 	}
 	close(c.ch)
+	close(c.fin)
 	return stOK
 }
 

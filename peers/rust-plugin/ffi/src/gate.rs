@@ -12,8 +12,10 @@
 //!          `leave` (decrement).
 //!   close: set `closed` (once), `notify_waiters` until `in_flight` is 0
 //!          (each waiting send wakes, drops its future, which is the peer's
-//!          cancellation: the value is not sent, CHAN_CLOSED), then the caller
-//!          drops the channel's only sender: no send is inside it or will be.
+//!          cancellation: the value is not sent, CHAN_CLOSED), then run the
+//!          peer's disconnect (drop the channel's only sender: no send is
+//!          inside it or will be), then mark the close done. A refused or
+//!          CLOSED send and a second close return only once it is done.
 //! Cost: two atomic read-modify-writes and a load per send; a send that
 //! waits also takes the Notify's lock to register. Receives cost nothing.
 
@@ -94,6 +96,8 @@ pub struct Gate {
     closed: AtomicBool,
     in_flight: AtomicUsize,
     closing: Notify,
+    /// Set once the peer's own disconnect has run (`close`'s `disconnect`).
+    done: AtomicBool,
 }
 
 impl Gate {
@@ -102,15 +106,34 @@ impl Gate {
     pub fn enter(&self) -> bool {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         if self.closed.load(Ordering::SeqCst) {
-            self.leave();
+            self.in_flight.fetch_sub(1, Ordering::Release);
             return false;
         }
         true
     }
 
+    /// Leave a send that ended with `st`; a CLOSED send returns only once the
+    /// close is complete (see `close`).
     #[inline]
-    pub fn leave(&self) {
+    pub fn leave(&self, st: Status) -> Status {
         self.in_flight.fetch_sub(1, Ordering::Release);
+        if st == CLOSED {
+            self.wait_done();
+        }
+        st
+    }
+
+    /// A send the gate refused (`enter` was false): CLOSED once the close is complete.
+    #[cold]
+    pub fn refused(&self) -> Status {
+        self.wait_done();
+        CLOSED
+    }
+
+    fn wait_done(&self) {
+        while !self.done.load(Ordering::Acquire) {
+            thread::yield_now();
+        }
     }
 
     /// Inside the gate: wait for the peer's send future `fut` (its output
@@ -132,19 +155,39 @@ impl Gate {
         }
     }
 
-    /// Close: false if it was closed already. On true, no send is inside the
-    /// gate any more, and none will enter: the caller drops the sender.
-    pub fn close(&self) -> bool {
+    /// Close: false (once the first close is complete) if it was closed
+    /// already. On true, no send was inside the gate any more, none will enter,
+    /// and `disconnect` (the peer's own close: dropping its only sender) has run.
+    ///
+    /// Linearization: the close takes effect at `disconnect`, which receivers
+    /// see through the peer. Sends the gate refuses, waiting sends that end
+    /// with CLOSED, and a second close return only after it (`done`), so no
+    /// caller learns of the close before a receiver can: a try_recv after a
+    /// CLOSED send finds the channel closed (not EMPTY), and a send still
+    /// inside the peer when close began, which may yet deliver, is ordered
+    /// before the close (chan-linearize --mix close found both orders).
+    pub fn close(&self, disconnect: impl FnOnce()) -> bool {
         if self.closed.swap(true, Ordering::SeqCst) {
+            self.wait_done();
             return false;
         }
         loop {
             self.closing.notify_waiters();
             if self.in_flight.load(Ordering::SeqCst) == 0 {
-                return true;
+                break;
             }
             thread::yield_now();
         }
+        disconnect();
+        self.done.store(true, Ordering::Release);
+        true
+    }
+
+    /// Whether close has begun (a waiting send that polls, rather than
+    /// registering with the Notify, looks here between its waits).
+    #[inline]
+    pub fn closing(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     pub fn is_closed(&mut self) -> bool {

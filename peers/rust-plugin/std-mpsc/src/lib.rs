@@ -61,6 +61,7 @@ pub struct StdMpsc {
     rx: UnsafeCell<Receiver<usize>>,
     closed: AtomicBool,
     in_flight: AtomicUsize, // gated sends inside std
+    done: AtomicBool,       // the sender has been dropped (the close took effect)
     gated: bool,            // capacity 0 or unbounded (see the top of the file)
 }
 
@@ -71,6 +72,13 @@ unsafe impl Sync for StdMpsc {}
 unsafe impl Send for StdMpsc {}
 
 impl StdMpsc {
+    #[cold]
+    fn wait_done(&self) {
+        while !self.done.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+    }
+
     #[inline]
     fn rx(&self) -> &mut Receiver<usize> {
         unsafe { &mut *self.rx.get() }
@@ -95,6 +103,7 @@ impl Peer for StdMpsc {
             rx: UnsafeCell::new(rx),
             closed: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            done: AtomicBool::new(false),
             gated,
         })
     }
@@ -105,6 +114,8 @@ impl Peer for StdMpsc {
             self.in_flight.fetch_add(1, Ordering::SeqCst);
             if self.closed.load(Ordering::SeqCst) {
                 self.in_flight.fetch_sub(1, Ordering::Release);
+                // Not before the close took effect (receivers see it then).
+                self.wait_done();
                 return CLOSED;
             }
         }
@@ -151,6 +162,7 @@ impl Peer for StdMpsc {
 
     fn close(&self) -> Status {
         if self.closed.swap(true, Ordering::SeqCst) {
+            self.wait_done(); // reported once the first close took effect
             return ALREADY_CLOSED;
         }
         if self.gated {
@@ -162,6 +174,7 @@ impl Peer for StdMpsc {
         // the receiver keeps the packet alive, and no unbounded send is inside
         // the sender (the gate above).
         unsafe { drop_shared_sender(&self.tx) };
+        self.done.store(true, Ordering::Release);
         OK
     }
 }

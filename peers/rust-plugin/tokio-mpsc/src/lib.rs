@@ -96,7 +96,7 @@ impl Peer for TokioMpsc {
     #[inline]
     fn send(&self, msg: usize, dl: Deadline) -> Status {
         if !self.gate.enter() {
-            return CLOSED;
+            return self.gate.refused();
         }
         let st = match &*self.tx {
             Tx::Unbounded(tx) => match tx.send(msg) {
@@ -112,8 +112,7 @@ impl Peer for TokioMpsc {
                 },
             },
         };
-        self.gate.leave();
-        st
+        self.gate.leave(st)
     }
 
     #[inline]
@@ -133,14 +132,14 @@ impl Peer for TokioMpsc {
     }
 
     fn close(&self) -> Status {
-        if !self.gate.close() {
-            return ALREADY_CLOSED;
-        }
         // Safety: once (the gate's swap), never dropped again (Drop asks the
-        // gate), no send inside the sender and none will enter it, and the
-        // receiver keeps the channel alive.
-        unsafe { drop_shared_sender(&self.tx) };
-        OK
+        // gate), no send is inside the sender and none will enter it, and the
+        // receiver keeps the channel's state alive.
+        if self.gate.close(|| unsafe { drop_shared_sender(&self.tx) }) {
+            OK
+        } else {
+            ALREADY_CLOSED
+        }
     }
 }
 
