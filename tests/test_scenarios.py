@@ -424,3 +424,22 @@ def test_kind_scenarios_cover_every_kind_impl():
         queue = _listing("--no-references", "--scenario", scenario, "--impl", "mutex")["benchmarks"]
         assert queue and all((b["na"] or "").startswith("n/a: ") and f"{kind}-" in b["na"] for b in queue), \
             f"{scenario} for the queue implementation mutex must be n/a naming --impl {kind}-<name>: {queue}"
+
+
+def test_skip_lists_the_pair_as_na_with_its_reason():
+    """--skip IMPL:SCENARIO (used for go-chan-cgo where the native go-chan program runs)
+    turns exactly that pair into n/a with the --skip-why reason; other scenarios of
+    the implementation and other implementations still run; a malformed --skip is a
+    usage error."""
+    _need_runner()
+    listing = _listing("--no-references", "--impl", "mutex", "--impl", "futex",
+                       "--scenario", "throughput", "--scenario", "pingpong",
+                       "--skip", "mutex:pingpong", "--skip-why", "test reason")
+    by = {b["name"]: b["na"] for b in listing["benchmarks"]}
+    skipped = [n for n, na in by.items() if na and "--skip (test reason)" in na]
+    assert skipped and all(n.startswith("pingpong/") and n.endswith("impl:mutex") for n in skipped), by
+    assert all(not na for n, na in by.items() if n.endswith("impl:futex")), by
+    assert all(not na for n, na in by.items() if n.startswith("throughput/") and n.endswith("impl:mutex")), by
+    bad = subprocess.run([str(RUNNER), "--list-json", "--skip", "mutex"], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "IMPL:SCENARIO" in bad.stderr, bad.stderr

@@ -119,6 +119,8 @@ uint64_t scaled_msgs(const scenario_case &c, const Profile &prof)
 struct Options {
 	std::string profile = "default";
 	std::vector<std::string> impls, scenarios, plugins, peers;
+	std::vector<std::pair<std::string, std::string>> skips; // --skip IMPL:SCENARIO
+	std::string skip_why = "not asked for";                // --skip-why
 	std::string out;
 	bool list = false, list_json = false, references = true, help = false;
 	int repetitions = 0;        // 0: the profile's
@@ -165,6 +167,9 @@ void print_help(const char *argv0)
 	    "                     <dir of chanbench-run>/limits/)\n"
 	    "  --out FILE         JSON result file (default: <repo>/results/latest/<profile>.json);\n"
 	    "                     time series go to FILE.series.json beside it\n"
+	    "  --skip IMPL:SCENARIO  list that pair as n/a instead of running it (repeatable;\n"
+	    "                     e.g. go-chan-cgo:throughput, whose native program runs it)\n"
+	    "  --skip-why TEXT    the reason the report shows for --skip pairs\n"
 	    "  --repetitions N    override the profile's repetitions (exactly N rounds unless --max-repetitions)\n"
 	    "  --scale X          override the profile's message-count factor (1 = default counts)\n"
 	    "  --run-timeout S    a single scenario run not finished after S seconds fails as\n"
@@ -252,6 +257,19 @@ int parse_options(int argc, char **argv, Options &o)
 			if (!value("--peer", v))
 				return 2;
 			o.peers.push_back(v);
+		} else if (is("--skip")) {
+			if (!value("--skip", v))
+				return 2;
+			size_t colon = v.find(':');
+			if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) {
+				std::fprintf(stderr, "chanbench-run: --skip takes IMPL:SCENARIO, not '%s'\n", v.c_str());
+				return 2;
+			}
+			o.skips.emplace_back(v.substr(0, colon), v.substr(colon + 1));
+		} else if (is("--skip-why")) {
+			if (!value("--skip-why", v))
+				return 2;
+			o.skip_why = v;
 		} else if (is("--out")) {
 			if (!value("--out", v))
 				return 2;
@@ -1246,6 +1264,10 @@ int main(int argc, char **argv)
 					       "-<name>), not queue channels";
 				else if (missing != 0)
 					b.na = std::string("n/a: ") + scenario_cap_name(missing & -missing) + " not declared";
+				else
+					for (const auto &sk : o.skips)
+						if (sk.first == impl && sk.second == sc->name)
+							b.na = "n/a: left out of " + sk.second + " by --skip (" + o.skip_why + ")";
 				g_state.benches.push_back(std::move(b));
 			}
 			// The native peer programs run the throughput and ping-pong cases.
