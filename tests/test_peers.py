@@ -101,11 +101,6 @@ KNOWN_DEVIATIONS = {
         ("tests/test_close.py::test_C7_last_receiver_drop_fails_blocked_senders[std-mpsc-cap=0]",
          "the shared layer closes, then drains: at capacity 0 the close waits for the parked "
          "sender, as in C3 (at capacities 1 and 4 the drain's first receive wakes it: those pass)"),
-        ("tests/test_queue.py::test_Q4_recv_on_empty_blocks_until_send[std-mpsc-cap=unbounded]",
-         "the test calls try_recv while another thread is blocked in recv: two receiving threads, "
-         "which the contract allows only with CHAN_CAP_MPMC (std-mpsc does not declare it); std's "
-         "unbounded channel starts in its oneshot flavour, whose try_recv hits unreachable!() while a "
-         "receiver is parked, and the plug-in aborts (panic = abort). A test that should be n/a here"),
     ],
 }
 
@@ -120,8 +115,6 @@ NOT_RUN = {
         "tests/test_close.py::test_C3_close_wakes_blocked_senders_who_keep_values[std-mpsc-cap=1]",
         "tests/test_close.py::test_C3_close_wakes_blocked_senders_who_keep_values[std-mpsc-cap=4]",
         "tests/test_close.py::test_C7_last_receiver_drop_fails_blocked_senders[std-mpsc-cap=0]",
-        # not a hang: an abort, which would end the child run (see KNOWN_DEVIATIONS)
-        "tests/test_queue.py::test_Q4_recv_on_empty_blocks_until_send[std-mpsc-cap=unbounded]",
     ],
 }
 
