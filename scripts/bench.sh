@@ -4,7 +4,8 @@
 # peer adapters, and the Go and Rust peers), and writes the report.
 #   scripts/bench.sh [--profile quick|default|long] [--no-peers] [--build-dir DIR]
 #                    [-- RUNNER_ARGS...]
-# --profile   quick: a smoke run (< 3 min); default (< 12 min on 2 cores); long.
+# --profile   quick: a smoke run (< 3 min); default (about 30 min on 2 cores with
+#             every peer; --no-peers: ours alone); long.
 # --no-peers  only chanbench's own implementations (no Go/Rust/GLib/TBB/...).
 # --build-dir where to build (default build/).
 # RUNNER_ARGS go to chanbench-run (e.g. --plugin my.so, --scenario pingpong).
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
     --no-peers) peers=0; shift ;;
     --build-dir) build="${2:?--build-dir needs a directory}"; shift 2 ;;
     --) shift; runner_args=("$@"); break ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "bench: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done

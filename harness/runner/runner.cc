@@ -88,7 +88,7 @@ const Profile kProfiles[] = {
     {"quick", 0.2, 2, 20, 4, 30,
      "every scenario on every implementation, 1/5 of the messages, 2 rounds (up to 4) (< 3 min on 2 cores)"},
     {"default", 1.0, 5, 120, 12, 180,
-     "the counts the scenarios are tuned for, 5 rounds (up to 12) (< 12 min on 2 cores)"},
+     "the counts the scenarios are tuned for, 5 rounds (up to 12) (about 30 min on 2 cores with every peer: 2 M messages per buffered throughput cell x 24 implementations; --impl to narrow it)"},
     {"long", 4.0, 10, 300, 30, 1200,
      "4x the messages, 10 rounds (up to 30), for stable numbers on a quiet machine"},
 };
