@@ -3,7 +3,7 @@
 The plug-in is the template built twice from tests/slow/slow_chan.c, both times
 named "probe": <build>/tests/slow/libslow_probe_base.so as it is, and
 libslow_probe_slow.so with a busy-wait in every send (CHANBENCH_SLOW_DELAY_NS,
-5 us by default). Three runs of `chanbench-run` (ping-pong at capacity 1, the
+20 us by default). Three runs of `chanbench-run` (ping-pong at capacity 1, the
 probe and the built-in mutex channel as the control, REPS repetitions each,
 interleaved) give three result files:
 
@@ -24,8 +24,10 @@ than throughput, but the machine switches between "modes" (a round trip of about
 absolute numbers of two identical runs can differ by 2x. `--control mutex`
 divides each probe repetition by the mutex repetition next to it (random
 interleaving puts them close in time); the probe / mutex ratio of identical
-builds then stays within about 2% of itself, while 5 us per send adds at least
-10 us to a round trip that takes 5-20 us. 20 repetitions keep the U test strong
+builds then stays within about 2% of itself, while 20 us per send adds at least
+40 us to a round trip that takes 5-20 us. (5 us per send, the first setting, left the
+slowed build's ratios bimodal once runs were interleaved by round: p = 0.053 once in
+about six CI runs, a flake; at 20 us every mode is at least 3x.) 20 repetitions keep the U test strong
 when a few repetitions straddle a mode switch. THRESHOLD is the CI-style 10%.
 The whole test takes 5-20 s (three runner processes of about 1-3 s each).
 """
