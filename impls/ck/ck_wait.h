@@ -102,12 +102,6 @@ static inline void ckw_snooze(struct ckw_backoff *b)
 		b->step++;
 }
 
-/* True once spinning and yielding are used up: time to park. */
-static inline bool ckw_completed(const struct ckw_backoff *b)
-{
-	return b->step > CKW_YIELD_LIMIT;
-}
-
 /* ---- futex -------------------------------------------------------------------- */
 
 /* FUTEX_WAIT until *word != expected, a FUTEX_WAKE, or the absolute deadline.
