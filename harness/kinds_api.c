@@ -1,7 +1,7 @@
 /*
- * The channel kinds' shared layer (kinds.h): the registry of broadcast, watch
- * and oneshot implementations, argument checks, receiver counting and the
- * oneshot's two handles, for every implementation (kinds_impl.h).
+ * The channel kinds' shared layer (kinds.h): argument checks, receiver
+ * counting and the oneshot's two handles, for every implementation
+ * (kinds_impl.h) that kinds_registry.c lists.
  *
  * Each public handle wraps an implementation's object. A magic number says
  * whether it is live, so that a handle that was never valid, or a use racing a
@@ -28,95 +28,10 @@
 
 #include "chanbench/kinds.h"
 #include "chanbench/kinds_impl.h"
-
-extern const struct bcast_ops bcast_mutex_ops;
-extern const struct bcast_ops bcast_futex_ops;
-extern const struct watch_ops watch_mutex_ops;
-extern const struct watch_ops watch_seqlock_ops;
-extern const struct oneshot_ops oneshot_mutex_ops;
-extern const struct oneshot_ops oneshot_futex_ops;
-
-static const struct bcast_ops *const bcast_impls[] = {&bcast_mutex_ops, &bcast_futex_ops};
-static const struct watch_ops *const watch_impls[] = {&watch_mutex_ops, &watch_seqlock_ops};
-static const struct oneshot_ops *const oneshot_impls[] = {&oneshot_mutex_ops, &oneshot_futex_ops};
-
-#define N_OF(a) (sizeof(a) / sizeof(a)[0])
+#include "kinds_registry.h"
 
 #define KIND_MAGIC_LIVE 0x4b494e44u /* "KIND" */
 #define KIND_MAGIC_DEAD 0x44454144u /* "DEAD" */
-
-/* ---- registry ---- */
-
-struct kind_info {
-	const char *name, *description;
-	uint64_t caps;
-};
-
-/* The i-th implementation of `kind`; false past the end or for an unknown kind. */
-static bool kind_at(const char *kind, size_t i, struct kind_info *out)
-{
-	if (kind == NULL)
-		return false;
-	if (strcmp(kind, CHAN_KIND_BCAST) == 0 && i < N_OF(bcast_impls)) {
-		*out = (struct kind_info){bcast_impls[i]->name, bcast_impls[i]->description,
-		                          bcast_impls[i]->caps};
-		return true;
-	}
-	if (strcmp(kind, CHAN_KIND_WATCH) == 0 && i < N_OF(watch_impls)) {
-		*out = (struct kind_info){watch_impls[i]->name, watch_impls[i]->description,
-		                          watch_impls[i]->caps};
-		return true;
-	}
-	if (strcmp(kind, CHAN_KIND_ONESHOT) == 0 && i < N_OF(oneshot_impls)) {
-		*out = (struct kind_info){oneshot_impls[i]->name, oneshot_impls[i]->description,
-		                          oneshot_impls[i]->caps};
-		return true;
-	}
-	return false;
-}
-
-static bool kind_find(const char *kind, const char *impl, size_t *index)
-{
-	struct kind_info k;
-	if (impl == NULL)
-		return false;
-	for (size_t i = 0; kind_at(kind, i, &k); i++) {
-		if (strcmp(k.name, impl) == 0) {
-			*index = i;
-			return true;
-		}
-	}
-	return false;
-}
-
-size_t chan_kind_impl_count(const char *kind)
-{
-	struct kind_info k;
-	size_t n = 0;
-	while (kind_at(kind, n, &k))
-		n++;
-	return n;
-}
-
-const char *chan_kind_impl_name_at(const char *kind, size_t i)
-{
-	struct kind_info k;
-	return kind_at(kind, i, &k) ? k.name : NULL;
-}
-
-const char *chan_kind_impl_description(const char *kind, const char *impl)
-{
-	struct kind_info k;
-	size_t i;
-	return kind_find(kind, impl, &i) && kind_at(kind, i, &k) ? k.description : NULL;
-}
-
-uint64_t chan_kind_impl_caps(const char *kind, const char *impl)
-{
-	struct kind_info k;
-	size_t i;
-	return kind_find(kind, impl, &i) && kind_at(kind, i, &k) ? k.caps : 0;
-}
 
 /* ---- receiver lists (broadcast and watch) ---- */
 
@@ -208,13 +123,13 @@ chan_status bcast_create(const char *impl, size_t cap, bcast_t **out)
 	*out = NULL;
 	if (cap == 0 || cap > CHAN_MAX_CAPACITY)
 		return CHAN_EINVAL;
-	size_t i;
-	if (!kind_find(CHAN_KIND_BCAST, impl, &i))
+	const struct bcast_ops *ops = kind_registry_bcast(impl);
+	if (ops == NULL)
 		return CHAN_NOT_FOUND;
 	struct bcast *b = calloc(1, sizeof *b);
 	if (b == NULL)
 		return CHAN_ENOMEM;
-	b->ops = bcast_impls[i];
+	b->ops = ops;
 	chan_status st = b->ops->create(b->ops, cap, &b->impl);
 	if (st != CHAN_OK) {
 		free(b);
@@ -357,13 +272,13 @@ chan_status watch_create(const char *impl, uintptr_t initial, watch_t **out)
 	if (impl == NULL || out == NULL)
 		return CHAN_EINVAL;
 	*out = NULL;
-	size_t i;
-	if (!kind_find(CHAN_KIND_WATCH, impl, &i))
+	const struct watch_ops *ops = kind_registry_watch(impl);
+	if (ops == NULL)
 		return CHAN_NOT_FOUND;
 	struct watch *w = calloc(1, sizeof *w);
 	if (w == NULL)
 		return CHAN_ENOMEM;
-	w->ops = watch_impls[i];
+	w->ops = ops;
 	chan_status st = w->ops->create(w->ops, initial, &w->impl);
 	if (st != CHAN_OK) {
 		free(w);
@@ -503,13 +418,13 @@ chan_status oneshot_create(const char *impl, oneshot_t **out)
 	if (impl == NULL || out == NULL)
 		return CHAN_EINVAL;
 	*out = NULL;
-	size_t i;
-	if (!kind_find(CHAN_KIND_ONESHOT, impl, &i))
+	const struct oneshot_ops *ops = kind_registry_oneshot(impl);
+	if (ops == NULL)
 		return CHAN_NOT_FOUND;
 	struct oneshot *o = calloc(1, sizeof *o);
 	if (o == NULL)
 		return CHAN_ENOMEM;
-	o->ops = oneshot_impls[i];
+	o->ops = ops;
 	chan_status st = o->ops->create(o->ops, &o->impl);
 	if (st != CHAN_OK) {
 		free(o);

@@ -1,7 +1,8 @@
 /*
  * Loading a third-party implementation from a shared object: dlopen, look up
- * CHAN_PLUGIN_ENTRY, call it, validate the table, register it. Every failure
- * gives its own status and a message that says what to fix.
+ * CHAN_PLUGIN_ENTRY (a channel) and KINDS_PLUGIN_ENTRY (broadcast, watch,
+ * oneshot: kinds_impl.h), call them, validate the tables, register them.
+ * Every failure gives its own status and a message that says what to fix.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 
 #include "chanbench/chan.h"
 #include "chanbench/chan_impl.h"
+#include "chanbench/kinds_impl.h"
+#include "kinds_registry.h"
 #include "registry.h"
 
 chan_status chan_plugin_load(const char *path, const char **name, char *err, size_t errlen)
@@ -43,25 +46,41 @@ chan_status chan_plugin_load(const char *path, const char **name, char *err, siz
 	}
 	dlerror();
 	void *sym = dlsym(h, CHAN_PLUGIN_ENTRY);
-	if (sym == NULL) {
-		snprintf(err, errlen, "%s: does not export the entry symbol '%s'", path, CHAN_PLUGIN_ENTRY);
+	void *ksym = dlsym(h, KINDS_PLUGIN_ENTRY);
+	if (sym == NULL && ksym == NULL) {
+		snprintf(err, errlen, "%s: exports neither entry symbol '%s' (a channel) nor '%s' (channel kinds)",
+		         path, CHAN_PLUGIN_ENTRY, KINDS_PLUGIN_ENTRY);
 		dlclose(h);
 		return CHAN_PLUGIN_SYMBOL;
 	}
-	chan_plugin_entry_fn entry;
-	memcpy(&entry, &sym, sizeof entry); /* object pointer to function pointer */
-	const struct chan_ops *ops = entry();
 	char why[512];
-	chan_status st = chan_registry_validate(ops, why, sizeof why);
-	if (st == CHAN_OK)
+	chan_status st = CHAN_OK;
+	const struct chan_ops *ops = NULL;
+	if (sym != NULL) {
+		chan_plugin_entry_fn entry;
+		memcpy(&entry, &sym, sizeof entry); /* object pointer to function pointer */
+		ops = entry();
+		st = chan_registry_validate(ops, why, sizeof why);
+	}
+	/* Kind tables are checked and registered all together; then the channel
+	 * table, whose refusal (a name taken) leaves the kinds registered: a
+	 * second load of the same file fails on its kinds first, with CHAN_EXISTS. */
+	const char *kind_name = NULL;
+	if (st == CHAN_OK && ksym != NULL) {
+		kinds_plugin_entry_fn kentry;
+		memcpy(&kentry, &ksym, sizeof kentry);
+		st = kind_registry_add_plugin(kentry(), &kind_name, why, sizeof why);
+	}
+	if (st == CHAN_OK && ops != NULL)
 		st = chan_registry_add(ops, why, sizeof why);
 	if (st != CHAN_OK) {
 		snprintf(err, errlen, "%s: %s", path, why);
-		dlclose(h);
+		if (kind_name == NULL)
+			dlclose(h);
 		return st;
 	}
 	/* The handle stays open for the life of the process: channels may use it. */
 	if (name != NULL)
-		*name = ops->name;
+		*name = ops != NULL ? ops->name : kind_name;
 	return CHAN_OK;
 }

@@ -95,7 +95,7 @@ uint64_t chan_impl_caps(const char *name)
 	return ops != NULL ? ops->caps : 0;
 }
 
-static bool name_is_valid(const char *name)
+bool chan_registry_name_is_valid(const char *name)
 {
 	if (name == NULL || name[0] == '\0' || strlen(name) > 64)
 		return false;
@@ -123,7 +123,7 @@ chan_status chan_registry_validate(const struct chan_ops *ops, char *err, size_t
 		         ops->size, v1_size);
 		return CHAN_PLUGIN_TABLE;
 	}
-	if (!name_is_valid(ops->name)) {
+	if (!chan_registry_name_is_valid(ops->name)) {
 		snprintf(err, errlen, "name must be 1-64 characters of [a-z0-9_.-]");
 		return CHAN_PLUGIN_TABLE;
 	}

@@ -28,6 +28,12 @@ peer is not installed is skipped and says which package is missing):
     test_plugin_peer_na_reasons[<name>]   the report's reasons for what it lacks match its description;
     test_go_cgo_cost                      the go-chan-cgo description carries the measured
                                           cgo crossing, and cgo_cost.py writes it for the report.
+- tokio's broadcast, watch and oneshot as a kind plug-in (kinds_impl.h), built by
+  peers/build.sh as $CHANBENCH_BUILD/peers/plugins/libpeer_tokio-kinds.so:
+    test_kind_plugin_peer_registers        one table per kind, named tokio, no channel;
+    test_kind_plugin_peer_conformance[<kind>]  the kind's property tests on it, in a
+                                          child run whose row (bcast-tokio, ...) joins the
+                                          matrix; FAILs outside KNOWN_DEVIATIONS are findings.
 - external programs built by peers/build.sh into $CHANBENCH_BUILD/peers/bin
   (go-chan; crossbeam-native, flume-native, tokio-mpsc-native, std-mpsc-native:
   the same peers as the plug-ins, their rows named apart), run by peers/run.sh
@@ -220,6 +226,18 @@ def _conformance(name, so):
     if not full:
         cmd += QUICK_ARGS + [a for n in not_run for a in ("--deselect", n)]
         env.setdefault("CHANBENCH_LIN_SCALE", QUICK_LIN_SCALE)
+    row = _child_conformance(name, cmd, env, out, not_run)
+
+    must_be_na = [p for cap, props in NA_WHEN_MISSING if not caps & cap for p in props]
+    if not caps & (Caps.BOUNDED | Caps.RENDEZVOUS):
+        must_be_na += NA_WHEN_NEVER_FULL
+    wrong = {p: row.get(p, "-") for p in must_be_na if row.get(p) != "n/a"}
+    assert not wrong, f"{name} lacks {caps!r} parts, but the matrix does not show n/a for {wrong}"
+
+
+def _child_conformance(name, cmd, env, out, not_run=()):
+    """Run the child pytest `cmd` whose matrix goes to `out`; its row `name`, after
+    checking it is there and saying every FAIL outside KNOWN_DEVIATIONS as a finding."""
     try:
         r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=CONFORMANCE_TIMEOUT, env=env)
     except subprocess.TimeoutExpired as e:
@@ -245,12 +263,7 @@ def _conformance(name, so):
                       + "\n  ".join(unexpected), stacklevel=1)
         print(f"\nFINDING: {name}: " + "; ".join(unexpected))
     assert r.returncode in (0, 1), f"the conformance run on {name} ended with status {r.returncode}:\n{tail}"
-
-    must_be_na = [p for cap, props in NA_WHEN_MISSING if not caps & cap for p in props]
-    if not caps & (Caps.BOUNDED | Caps.RENDEZVOUS):
-        must_be_na += NA_WHEN_NEVER_FULL
-    wrong = {p: row.get(p, "-") for p in must_be_na if row.get(p) != "n/a"}
-    assert not wrong, f"{name} lacks {caps!r} parts, but the matrix does not show n/a for {wrong}"
+    return row
 
 
 # --------------------------------------------------------------- Go and Rust peers as plug-ins
@@ -277,8 +290,9 @@ PLUGIN_PEER_CAPS = {
 }
 
 
-def _peer_plugin(name):
-    why = _toolchain_missing(PLUGIN_PEERS[name])
+def _peer_plugin(name, lang=None):
+    """The built plug-in libpeer_<name>.so, or a skip saying what is missing."""
+    why = _toolchain_missing(lang or PLUGIN_PEERS[name])
     if why:
         pytest.skip(f"plug-in {name}: {why}; scripts/install-deps.sh --peers installs it")
     so = PEER_PLUGIN_DIR / f"libpeer_{name}.so"
@@ -345,6 +359,57 @@ def test_go_cgo_cost(tmp_path):
     assert probe.returncode == 0, probe.stderr
     (entry,) = [e for e in json.loads(probe.stdout)["registry"] if e["name"] == "go-chan-cgo"]
     assert re.search(r"null call C->Go costs \d+ ns", entry.get("description", "")), entry
+
+
+# --------------------------------------------------------------- tokio's broadcast, watch, oneshot
+
+# The kind plug-in (kinds_impl.h, chanbench_kinds_plugin_entry) peers/build.sh builds from
+# peers/rust-plugin/tokio-kinds: one table per kind, each named "tokio".
+KIND_PLUGIN = "tokio-kinds"
+KIND_PLUGIN_NAME = "tokio"
+KIND_PLUGIN_CAPS = 0b111  # KIND_CAP_BLOCKING | KIND_CAP_TIMED | KIND_CAP_MULTI_SENDER
+KIND_TEST_FILES = {"bcast": "test_broadcast.py", "watch": "test_watch.py", "oneshot": "test_oneshot.py"}
+
+
+def test_kind_plugin_peer_registers():
+    """libpeer_tokio-kinds.so adds one table to each kind's registry, named tokio, declaring
+    what tokio's API gives from OS threads; and no channel (it exports only the kinds entry)."""
+    so = _peer_plugin(KIND_PLUGIN, "rust")
+    r = subprocess.run([sys.executable, str(REPO / "tests" / "chanlib.py"), "--probe"],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "CHANBENCH_BUILD": str(BUILD)})
+    assert r.returncode == 0, r.stderr
+    base = json.loads(r.stdout)
+    r = subprocess.run([sys.executable, str(REPO / "tests" / "chanlib.py"), "--probe", str(so)],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "CHANBENCH_BUILD": str(BUILD)})
+    assert r.returncode == 0, f"loading {so} failed:\n{r.stderr}"
+    info = json.loads(r.stdout)
+    (plugin,) = info["plugins"]
+    assert plugin["status"] == "ok", f"{so}: {plugin['error']}"
+    assert plugin["name"] == KIND_PLUGIN_NAME
+    assert info["registry"] == base["registry"], "the kind plug-in registered a channel"
+    for kind in KIND_TEST_FILES:
+        added = info["kinds"][kind][len(base["kinds"][kind]):]
+        assert [e["name"] for e in added] == [KIND_PLUGIN_NAME], f"{kind}: {added}"
+        assert added[0]["caps"] == KIND_PLUGIN_CAPS, f"{kind} caps {added[0]['caps']:#x}"
+        assert "tokio" in added[0]["description"], added[0]
+
+
+@pytest.mark.timeout(CONFORMANCE_TIMEOUT + 60)
+@pytest.mark.parametrize("kind", list(KIND_TEST_FILES))
+def test_kind_plugin_peer_conformance(kind):
+    """The kind's property tests (B*, W* or O*) on tokio's table, in a child pytest whose
+    row (<kind>-tokio) joins the session's matrix; every FAIL outside KNOWN_DEVIATIONS is
+    said as a finding about tokio, as for the channel plug-ins."""
+    so = _peer_plugin(KIND_PLUGIN, "rust")
+    name = f"{kind}-{KIND_PLUGIN_NAME}"
+    out = Path(conformance_matrix.peers_matrix_dir()) / name
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(REPO / "tests" / KIND_TEST_FILES[kind]),
+           "--plugin", str(so), "-k", KIND_PLUGIN_NAME, "--matrix-out", str(out)]
+    env = {**os.environ, "CHANBENCH_BUILD": str(BUILD), "CHANBENCH_PEER_CHILD": "1"}
+    row = _child_conformance(name, cmd, env, out)
+    props = {"bcast": {"B1", "B2", "B3"}, "watch": {"W1", "W2"}, "oneshot": {"O1"}}[kind]
+    assert props <= set(row), f"{name}: the row has {sorted(row)}, expected every one of {sorted(props)}"
 
 
 # --------------------------------------------------------------- external programs

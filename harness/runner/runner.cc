@@ -157,8 +157,10 @@ void print_help(const char *argv0)
 	    "                     watch and oneshot scenarios run their kind's own\n"
 	    "                     implementations, named <kind>-<impl> (bcast-futex; see --list)\n"
 	    "  --scenario NAME    run only this scenario (repeatable; see --list)\n"
-	    "  --plugin PATH      load an implementation from a shared object exporting\n"
-	    "                     chanbench_plugin_entry (repeatable); a bad file is an error.\n"
+	    "  --plugin PATH      load implementations from a shared object exporting\n"
+	    "                     chanbench_plugin_entry (a channel), chanbench_kinds_plugin_entry\n"
+	    "                     (broadcast/watch/oneshot tables, run as <kind>-<name>), or both\n"
+	    "                     (repeatable); a bad file is an error.\n"
 	    "                     A file named libpeer_*.so is labelled kind=peer\n"
 	    "  --peer PATH        the same as --plugin, labelled kind=peer (another project's\n"
 	    "                     channel, e.g. the adapters in impls/peers/)\n"
@@ -1158,15 +1160,31 @@ int main(int argc, char **argv)
 	for (const auto &[path, peer] : to_load) {
 		char err[512];
 		const char *name = nullptr;
+		// A file may hold a channel, kind tables (kinds_impl.h), or both: the
+		// kind tables it adds are the new names at the end of each kind's list.
+		size_t kinds_before[3];
+		for (int k = 0; k < 3; k++)
+			kinds_before[k] = chan_kind_impl_count(kKinds[k]);
 		chan_status st = chan_plugin_load(path.c_str(), &name, err, sizeof err);
 		if (st != CHAN_OK) {
 			std::fprintf(stderr, "chanbench-run: cannot load plug-in: %s (%s)\n", err,
 			             chan_status_str(st));
 			return 2;
 		}
-		if (peer)
-			g_peers.push_back(name);
-		std::fprintf(stderr, "chanbench-run: loaded %s '%s' from %s\n", peer ? "peer" : "plug-in", name,
+		std::string loaded;
+		if (chan_impl_caps(name) != 0) {
+			loaded = std::string("'") + name + "'";
+			if (peer)
+				g_peers.push_back(name);
+		}
+		for (int k = 0; k < 3; k++)
+			for (size_t i = kinds_before[k]; i < chan_kind_impl_count(kKinds[k]); i++) {
+				std::string full = std::string(kKinds[k]) + "-" + chan_kind_impl_name_at(kKinds[k], i);
+				loaded += (loaded.empty() ? "'" : ", '") + full + "'";
+				if (peer)
+					g_peers.push_back(full);
+			}
+		std::fprintf(stderr, "chanbench-run: loaded %s %s from %s\n", peer ? "peer" : "plug-in", loaded.c_str(),
 		             path.c_str());
 	}
 	// Native peer programs (--peer-program): named by themselves (--describe); a name
@@ -1240,6 +1258,14 @@ int main(int argc, char **argv)
 				b.params = cs.params;
 				b.params.msgs = scaled_msgs(cs, p);
 				b.params.timeout_ns = (int64_t)(run_timeout_s * 1e9);
+				// Every kind scenario's receivers wait (CHAN_FOREVER).
+				if (!(chan_kind_impl_caps(sc->kind, b.run_impl.c_str()) & KIND_CAP_BLOCKING))
+					b.na = "n/a: blocking not declared (the " + std::string(sc->name) +
+					       " scenario's receivers wait for messages)";
+				else
+					for (const auto &sk : o.skips)
+						if (sk.first == full && sk.second == sc->name)
+							b.na = "n/a: left out of " + sk.second + " by --skip (" + o.skip_why + ")";
 				g_state.benches.push_back(std::move(b));
 			}
 			for (size_t ii = 0; ii < chan_impl_count(); ii++) {

@@ -58,7 +58,7 @@ typedef enum chan_status {
 	CHAN_DESTROYED = 10,     /* the channel was destroyed */
 	CHAN_NO_HANDLE = 11,     /* drop or clone of a handle kind that has none left */
 	CHAN_PLUGIN_OPEN = 12,   /* plug-in: file missing or not a loadable shared object */
-	CHAN_PLUGIN_SYMBOL = 13, /* plug-in: entry symbol CHAN_PLUGIN_ENTRY missing */
+	CHAN_PLUGIN_SYMBOL = 13, /* plug-in: neither entry symbol (channel, kinds) exported */
 	CHAN_PLUGIN_ABI = 14,    /* plug-in: ABI version not supported */
 	CHAN_PLUGIN_TABLE = 15,  /* plug-in: ops table incomplete or inconsistent */
 	CHAN_EXISTS = 16,        /* plug-in: an implementation of that name is registered */
@@ -191,10 +191,15 @@ const char *chan_impl_name_at(size_t i);          /* NULL past the end */
 const char *chan_impl_description(const char *impl);
 uint64_t chan_impl_caps(const char *impl);        /* 0 for an unknown name */
 
-/* Load a plug-in (a shared object exporting CHAN_PLUGIN_ENTRY, see chan_impl.h)
- * and register it under the name its table gives. On failure, a message saying
- * what is wrong is written to err (if errlen > 0). On success *name (if not NULL)
- * points at the registered name. */
+/* Load a plug-in: a shared object exporting CHAN_PLUGIN_ENTRY (a channel, see
+ * chan_impl.h), KINDS_PLUGIN_ENTRY (broadcast, watch and oneshot tables, see
+ * kinds_impl.h), or both. Each table is registered under the name it gives
+ * (kind tables in their kind's registry, kinds.h). On failure, a message saying
+ * what is wrong is written to err (if errlen > 0) and no table of the file is
+ * registered, unless the kind tables were registered and the channel table
+ * then refused (CHAN_EXISTS). On success *name (if not NULL) points at the
+ * channel's name, or for a file with kind tables only at the first kind
+ * table's name. */
 chan_status chan_plugin_load(const char *path, const char **name, char *err, size_t errlen);
 
 #ifdef __cplusplus

@@ -6,7 +6,8 @@
  * description, caps, then the operations. An implementation is one file in
  * impls/kinds/ with one `static const` table; its object struct begins with
  * the kind's base struct (a pointer back to the table). Built-ins are listed
- * in harness/kinds_api.c.
+ * in harness/kinds_registry.c; a shared object adds its own (kind plug-ins,
+ * at the end of this file).
  *
  * What the shared layer (harness/kinds_api.c) does, so an implementation need
  * not: argument checks (NULL, capacity range), the registry, counting the
@@ -139,6 +140,34 @@ struct oneshot_ops {
 	void (*sender_drop)(struct oneshot_base *o);
 	void (*receiver_drop)(struct oneshot_base *o);
 };
+
+/* ---- kind plug-ins ----
+ * A shared object gives kind implementations to the suite by exporting
+ *
+ *     const struct kinds_plugin *chanbench_kinds_plugin_entry(void);
+ *
+ * beside, or instead of, chanbench_plugin_entry (chan_impl.h). chan_plugin_load
+ * (chan.h) looks for both: it registers the channel table if there is one, and
+ * every kind table named here, all or nothing (a bad table refuses the file).
+ * A kind table's name must be new for its kind; it is reported as
+ * "<kind>-<name>" (bcast-tokio). The entry's pointers, the tables and their
+ * strings must stay valid while the object is loaded (it is never unloaded).
+ * A table is checked as a built-in would be trusted: abi_version
+ * KIND_ABI_VERSION, size at least its version-1 size, a name of 1-64 characters
+ * of [a-z0-9_.-], a description, only known caps bits, and every operation
+ * non-NULL. */
+#define KINDS_PLUGIN_ENTRY "chanbench_kinds_plugin_entry"
+
+struct kinds_plugin {
+	uint32_t abi_version; /* KIND_ABI_VERSION when compiled */
+	uint32_t size;        /* sizeof(struct kinds_plugin) when compiled */
+	/* valid for version 1; NULL: the object has no implementation of that kind */
+	const struct bcast_ops *bcast;
+	const struct watch_ops *watch;
+	const struct oneshot_ops *oneshot;
+};
+
+typedef const struct kinds_plugin *(*kinds_plugin_entry_fn)(void);
 
 #ifdef __cplusplus
 }
