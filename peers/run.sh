@@ -3,17 +3,21 @@
 # ping-pong scenarios and writes OUT_DIR/peer-<name>.json for each, in the
 # result format of docs/RESULTS.md: each program's repetitions one block after
 # another, after (or before) chanbench-run's. scripts/bench.sh and
-# scripts/stability.sh do not use this: they hand the programs to chanbench-run
-# (--peer-program), which runs them one repetition at a time, interleaved with
-# every other implementation of the case.
+# scripts/stability.sh do not run them this way: they hand the programs to
+# chanbench-run (--runner-args below), which runs them one repetition at a time,
+# interleaved with every other implementation of the case.
 #
 #   peers/run.sh --profile quick|default|long --out-dir DIR
 #                [--build-dir DIR] [--only NAME[,NAME...]] [--timeout SECONDS]
 #                [-- extra arguments for every program, e.g. --reps 1 --msgs 4000]
 #   peers/run.sh --runner-args [--build-dir DIR] [--only NAME[,NAME...]]
-#                prints "--peer-program PATH" for every built program, and
-#                "--skip go-chan-cgo:throughput|pingpong" where go-chan runs
-#                natively, one word per line (for chanbench-run)
+#                prints, one word per line, what chanbench-run needs to run every
+#                built peer: "--plugin PATH" for each peer plug-in (the C/C++
+#                adapters in DIR/impls/peers, the Go/Rust plug-ins in
+#                DIR/peers/plugins: libpeer_*.so), "--peer-program PATH" for each
+#                built program (of --only, if given), and "--skip
+#                go-chan-cgo:throughput|pingpong" where go-chan runs natively
+#                (scripts/bench.sh and scripts/stability.sh use it)
 #
 # NAME is go-chan, crossbeam-native, flume-native, tokio-mpsc-native or
 # std-mpsc-native (the plug-ins of the same peers are run by chanbench-run). Each program prints
@@ -35,7 +39,7 @@ while [ $# -gt 0 ]; do
     --timeout) limit="${2:?--timeout needs seconds}"; shift 2 ;;
     --runner-args) runner_args=1; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "peers/run.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -45,6 +49,9 @@ if [ -n "$only" ]; then
 fi
 bin="$build/peers/bin"
 if [ "$runner_args" -eq 1 ]; then
+  for so in "$build"/impls/peers/libpeer_*.so "$build"/peers/plugins/libpeer_*.so; do
+    if [ -f "$so" ]; then printf -- '--plugin\n%s\n' "$so"; fi
+  done
   # The programs of the list above (or --only) that are built; a stale binary of an
   # older name left in the build directory is not picked up.
   for name in "${peers[@]}"; do

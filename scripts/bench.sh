@@ -44,19 +44,15 @@ inputs=("$out_dir/$profile.json")
 
 plugins=()
 if [ "$peers" -eq 1 ]; then
-  for so in "$build"/impls/peers/libpeer_*.so; do
-    [ -e "$so" ] && plugins+=(--plugin "$so")
-  done
   if [ -x peers/build.sh ]; then
-    step "external peer programs (Go, Rust): build"
+    step "external peers (Go, Rust): build"
     bash peers/build.sh --build-dir "$build"
-    mapfile -t programs < <(bash peers/run.sh --runner-args --build-dir "$build")
-    plugins+=("${programs[@]}")
-    # The same peers as plug-ins (every scenario; peers/README.md): crossbeam,
-    # flume, std-mpsc, tokio-mpsc, go-chan-cgo.
-    for so in "$build"/peers/plugins/libpeer_*.so; do
-      [ -e "$so" ] && plugins+=(--plugin "$so")
-    done
+  fi
+  # Every built peer (peers/run.sh --runner-args): the C/C++ adapters and the
+  # Go/Rust plug-ins (--plugin), the Go/Rust programs (--peer-program), and the
+  # go-chan-cgo cells the native go-chan program covers (--skip).
+  mapfile -t plugins < <(bash peers/run.sh --runner-args --build-dir "$build")
+  if [ -x peers/build.sh ]; then
     # The cgo crossing every go-chan-cgo call pays, for the note beside its rows.
     rm -f "$out_dir/cgo-cost.json"
     if [ -e "$build/peers/plugins/libpeer_go-chan-cgo.so" ] &&

@@ -46,12 +46,8 @@ fi
 
 extra=()
 if [ "$peers" -eq 1 ]; then
-  # The C/C++ adapters and the Rust/Go plug-ins (peers/build.sh), then the programs.
-  for so in "$build"/impls/peers/libpeer_*.so "$build"/peers/plugins/libpeer_*.so; do
-    [ -e "$so" ] && extra+=(--plugin "$so")
-  done
-  mapfile -t programs < <(bash peers/run.sh --runner-args --build-dir "$build")
-  extra+=("${programs[@]}")
+  # Every built peer: plug-ins, programs and skips, as scripts/bench.sh runs them.
+  mapfile -t extra < <(bash peers/run.sh --runner-args --build-dir "$build")
 fi
 
 mkdir -p "$out_dir"

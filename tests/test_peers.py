@@ -412,6 +412,33 @@ def test_kind_plugin_peer_conformance(kind):
     assert props <= set(row), f"{name}: the row has {sorted(row)}, expected every one of {sorted(props)}"
 
 
+def test_runner_args_name_every_built_peer():
+    """peers/run.sh --runner-args (what scripts/bench.sh and stability.sh hand to
+    chanbench-run) names every built peer plug-in and program, and chanbench-run
+    loads all of them: each plug-in's tables are listed as kind=peer."""
+    r = subprocess.run(["bash", str(REPO / "peers" / "run.sh"), "--runner-args", "--build-dir", str(BUILD)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    words = r.stdout.splitlines()
+    pairs = list(zip(words[::2], words[1::2]))
+    plugins = sorted(str(p) for d in (PLUGIN_DIR, PEER_PLUGIN_DIR) for p in d.glob("libpeer_*.so"))
+    programs = sorted(str(p) for p in PEER_BIN.glob("peer-*") if p.name[len("peer-"):] in PEERS)
+    assert sorted(v for k, v in pairs if k == "--plugin") == plugins
+    assert sorted(v for k, v in pairs if k == "--peer-program") == programs
+    if not plugins and not programs:
+        pytest.skip(f"no peer built in {BUILD}")
+    run = BUILD / "chanbench-run"
+    r = subprocess.run([str(run), "--list-json", *words], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"chanbench-run refused the peers' arguments:\n{r.stderr[-3000:]}"
+    listed = json.loads(r.stdout)
+    kinds = {i["name"]: i["kind"] for i in listed["implementations"] + listed["kind_implementations"]}
+    for so in plugins:
+        stem = Path(so).name[len("libpeer_"):-len(".so")]
+        names = [n for n in kinds if n == stem or n.endswith("-" + KIND_PLUGIN_NAME) and stem == KIND_PLUGIN]
+        assert names, f"{stem}: nothing of it listed by chanbench-run --list"
+        assert all(kinds[n] in ("peer", "reference") for n in names), {n: kinds[n] for n in names}
+
+
 # --------------------------------------------------------------- external programs
 
 RUST_CRATES = {"crossbeam-channel": "librust-crossbeam-channel-dev", "flume": "librust-flume-dev",
