@@ -8,6 +8,8 @@
 #   loaded with --plugin like any implementation):
 #     libpeer_crossbeam.so, libpeer_flume.so,
 #     libpeer_std-mpsc.so, libpeer_tokio-mpsc.so     (peers/rust-plugin)
+#     libpeer_tokio-kinds.so              (peers/rust-plugin: kind tables only,
+#                                          bcast-tokio, watch-tokio, oneshot-tokio)
 #     libpeer_go-chan-cgo.so              (peers/go-plugin, go build -buildmode=c-shared)
 #
 #   peers/build.sh [--build-dir DIR]     DIR defaults to build/ in the repository
@@ -24,7 +26,7 @@ build="$repo/build"
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build="${2:?--build-dir needs a directory}"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "peers/build.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -76,7 +78,7 @@ fi
 CARGO="${CARGO:-/usr/bin/cargo}"
 RUSTC="${RUSTC:-/usr/bin/rustc}"
 rust_peers=(crossbeam-native flume-native tokio-mpsc-native std-mpsc-native)
-rust_plugins=(crossbeam flume tokio-mpsc std-mpsc)
+rust_plugins=(crossbeam flume tokio-mpsc std-mpsc tokio-kinds)
 registry=/usr/share/cargo/registry
 missing=()
 # crate directory prefix -> Debian package

@@ -23,6 +23,7 @@
 //! tests and scenarios are n/a.
 
 pub mod gate;
+pub mod kinds;
 
 use std::ffi::c_void;
 use std::mem::ManuallyDrop;
