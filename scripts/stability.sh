@@ -51,6 +51,14 @@ if [ "$peers" -eq 1 ]; then
 fi
 
 mkdir -p "$out_dir"
+# The cgo crossing every go-chan-cgo call pays, for the note beside its rows (as bench.sh).
+cgo=()
+rm -f "$out_dir/cgo-cost.json"
+if [ "$peers" -eq 1 ] && [ -e "$build/peers/plugins/libpeer_go-chan-cgo.so" ] &&
+   /usr/bin/python3 peers/go-plugin/cgo_cost.py "$build/peers/plugins/libpeer_go-chan-cgo.so" \
+     --out "$out_dir/cgo-cost.json"; then
+  cgo=("$out_dir/cgo-cost.json")
+fi
 rc=0
 for run in a b; do
   out="$out_dir/stability-$profile-$run.json"
@@ -67,7 +75,7 @@ summary="$out_dir/stability-$profile.json"
   --b "$out_dir/stability-$profile-b.json" --json-out "$summary"
 
 step "report (second run, with the Stability section)"
-args=("$out_dir/stability-$profile-b.json" --stability "$summary")
+args=("$out_dir/stability-$profile-b.json" "${cgo[@]}" --stability "$summary")
 [ -f results/conformance/matrix.json ] && args+=(--conformance results/conformance/matrix.json)
 [ -n "$report_dir" ] && args+=(--out-dir "$report_dir")
 /usr/bin/python3 -m harness.report report "${args[@]}"
