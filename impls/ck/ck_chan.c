@@ -123,8 +123,9 @@ const struct chan_ops chan_ck_ops = {
 	.recv_batch = ck_recv_batch,
 };
 
-#ifdef CKC_CHAOS
-/* The chaos build (tests/chaos/) is a plug-in. */
+#if defined(CKC_CHAOS) || defined(CKC_PLUGIN)
+/* The chaos build (tests/chaos/) is a plug-in; so is a tuning build
+ * (-DCKC_PLUGIN -DCK_CHAN_NAME='"ck-x"' with other CKW_* budgets, ck_wait.h). */
 __attribute__((visibility("default"))) const struct chan_ops *chanbench_plugin_entry(void);
 const struct chan_ops *chanbench_plugin_entry(void)
 {
