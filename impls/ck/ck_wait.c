@@ -56,6 +56,9 @@ void ckw_unregister(struct ckw_waker *w, struct chan_waiter *cw)
 	ckc_unlock(&w->olock);
 }
 
+/* The yield phase's budget of this thread (ck_wait.h, adaptive yielding). */
+_Thread_local unsigned ckw_yield_budget = CKW_YIELDS;
+
 #ifdef CKC_CHAOS
 #include <time.h>
 

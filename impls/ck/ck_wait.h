@@ -5,7 +5,8 @@
  *   1. spin: poll, one PAUSE apart, CKW_SPIN_POLLS (32) times (no blind runs as
  *      in crossbeam's Backoff: on Intel a PAUSE is ~140 cycles, and a 64-PAUSE
  *      run would add up to ~3 us to a hand-off);
- *   2. yield: retry after sched_yield(), CKW_YIELDS (32) times: on 2 cores with
+ *   2. yield: retry after sched_yield(), up to CKW_YIELDS (32) times, adapted per
+ *      thread to how long its parks last (ckw_park_done, below): on 2 cores with
  *      more threads than cores this hands the CPU to the thread that can make
  *      progress (the one whose message or free slot we wait for); with a core
  *      each, a yield returns at once;
@@ -207,6 +208,41 @@ static inline void ckw_wait(struct ckw_waker *w, bool (*ready)(void *), void *ar
 		(void)ckc_faa(&w->waiters, (uint64_t)-1);
 }
 
+/* ---- adaptive yielding ----
+ * The yield phase helps only when the counterpart is about to act: then a
+ * yield returns at once (it has a core of its own) and the next attempt
+ * succeeds, where a park would have cost a FUTEX_WAKE and the wake-up of an
+ * idle vCPU (tens of us here). Before a real idle period it harms: a thread
+ * that stays runnable while the other one finishes on the same CPU is pulled
+ * to the idle CPU by the load balancer, and every later wake-up then crosses
+ * CPUs (an IPI to a halted vCPU). Measured, wakeup scenario (a receiver parked
+ * 200 us): p50 19 us with 32 yields, 4-5 us with none (flume: 5 us).
+ * So the budget is per thread and learns from the parks: a park that ended
+ * within CKW_SHORT_PARK_NS (100 us: a few wake-ups' worth here; the
+ * counterpart was close, and yielding would likely have caught it) restores
+ * the full CKW_YIELDS; a longer one (a real idle period) halves it. Restoring
+ * at once matters: with a slower recovery (x2+1) and a 50 us threshold, spsc
+ * cap 0 fell into the sleeping mode (20.7 us/msg against 0.32). Measured
+ * (chanbench-run, ck built twice as plug-ins, 7 interleaved rounds, scale 0.5):
+ * wakeup p50 19.6-20.2 us -> 3.9-4.4 us (side:send cap:1, which does not
+ * park, 4.3 -> 4.7); every throughput, ping-pong, fan-in, pipeline, reqreply,
+ * shutdown and oversubscription cell within its spread. */
+#ifndef CKW_SHORT_PARK_NS
+#define CKW_SHORT_PARK_NS 100000
+#endif
+#pragma GCC visibility push(hidden)
+extern _Thread_local unsigned ckw_yield_budget; /* ck_wait.c; starts at CKW_YIELDS */
+#pragma GCC visibility pop
+
+/* A park that began at t0 (chan_deadline_now_ns) is over: adapt the budget. */
+static inline void ckw_park_done(int64_t t0)
+{
+	if (chan_deadline_now_ns() - t0 < CKW_SHORT_PARK_NS)
+		ckw_yield_budget = CKW_YIELDS;
+	else
+		ckw_yield_budget /= 2;
+}
+
 /* Select/poll-fd observers. */
 #pragma GCC visibility push(hidden)
 chan_status ckw_register(struct ckw_waker *w, struct chan_waiter *cw);
@@ -217,7 +253,8 @@ void ckw_unregister(struct ckw_waker *w, struct chan_waiter *cw);
 /* The blocking loop every buffered operation shares: one attempt; if it would
  * block, poll (a PAUSE between polls, CKW_SPIN_POLLS of them: a message is
  * noticed within one PAUSE, not within a blind run of up to 64), then yield
- * CKW_YIELDS times with a retry after each, then park in the waker and retry
+ * up to CKW_YIELDS times (the thread's adaptive budget, above) with a retry
+ * after each, then park in the waker and retry
  * after each wake-up, until the attempt succeeds, reports CLOSED, or dl passes.
  * `attempt` never blocks (it may spin briefly on a counterpart in flight) and
  * returns would_block (CHAN_FULL / CHAN_EMPTY) when the operation must wait;
@@ -237,14 +274,16 @@ static inline chan_status ckw_op(chan_status (*attempt)(void *, uintptr_t *), vo
 			if (poll(c) && (st = attempt(c, msg)) != would_block)
 				return st;
 		}
-		for (unsigned i = 0; i < CKW_YIELDS; i++) {
+		for (unsigned i = 0, n = ckw_yield_budget; i < n; i++) {
 			sched_yield();
 			if ((st = attempt(c, msg)) != would_block)
 				return st;
 		}
 		if (chan_deadline_passed(dl))
 			return CHAN_TIMEOUT;
+		int64_t t0 = chan_deadline_now_ns();
 		ckw_wait(w, ready, c, dl);
+		ckw_park_done(t0);
 		if ((st = attempt(c, msg)) != would_block)
 			return st;
 		if (chan_deadline_passed(dl))

@@ -151,16 +151,19 @@ static uint32_t rz_park(struct ck_zero *c, struct rz_queue *q, struct rz_waiter 
 			return s;
 		ckc_pause();
 	}
-	for (unsigned i = 0; i < CKW_YIELDS; i++) {
+	for (unsigned i = 0, n = ckw_yield_budget; i < n; i++) {
 		if ((s = ckc_load32(&w->state)) != RZ_PENDING)
 			return s;
 		sched_yield();
 	}
+	int64_t t0 = -1; /* when it first slept: the park's length adapts the yields */
 	while ((s = ckc_load32(&w->state)) == RZ_PENDING) {
 		if (chan_deadline_passed(dl))
 			break;
 		CKC_CHAOS_POINT();
 		if (ckc_cas32(&w->state, RZ_PENDING, RZ_PENDING | RZ_SLEEPING)) {
+			if (t0 < 0)
+				t0 = chan_deadline_now_ns();
 			CKC_CHAOS_POINT(); /* settled between the CAS and the sleep */
 			(void)ckw_futex_wait(&w->state, RZ_PENDING | RZ_SLEEPING, dl);
 			/* Settled, or woken early: settled states have no SLEEPING
@@ -168,6 +171,8 @@ static uint32_t rz_park(struct ck_zero *c, struct rz_queue *q, struct rz_waiter 
 			(void)ckc_cas32(&w->state, RZ_PENDING | RZ_SLEEPING, RZ_PENDING);
 		}
 	}
+	if (t0 >= 0)
+		ckw_park_done(t0);
 	if (s != RZ_PENDING)
 		return s;
 	z_lock(c);
