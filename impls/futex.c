@@ -17,7 +17,8 @@
  *     waiter polls its own state word FUTEX_PARK_SPIN (32) times with one
  *     PAUSE in between (about 0.5 us on the 2-core build machine: a PAUSE is
  *     ~16 ns there; polling a line only the waker writes is free), then calls
- *     sched_yield() up to FUTEX_PARK_YIELDS (32) times, then sleeps with
+ *     sched_yield() up to FUTEX_PARK_YIELDS (32) times (adaptive: fewer after
+ *     long parks, see park_yields), then sleeps with
  *     FUTEX_WAIT. Measured (ping-pong, interleaved): with the machine
  *     oversubscribed, a longer spin only takes the CPU from the thread that
  *     would complete us (p50 grew 2x from 32 to 127 PAUSEs and 5x at 511);
@@ -132,6 +133,18 @@
 #ifndef FUTEX_PARK_YIELDS
 #define FUTEX_PARK_YIELDS 32
 #endif
+
+/* Adaptive yielding (as impls/ck/ck_wait.h does): the yield phase is worth it
+ * only when the counterpart is about to act. Before a real idle period it
+ * keeps the thread runnable while the other one finishes on the same CPU, the
+ * load balancer moves it to the idle vCPU, and every later wake-up crosses
+ * CPUs (an IPI to a halted vCPU: wakeup scenario p50 ~19 us against ~4 us).
+ * So each thread's budget is FUTEX_PARK_YIELDS after a park shorter than
+ * FUTEX_SHORT_PARK_NS and halves after each longer one. */
+#ifndef FUTEX_SHORT_PARK_NS
+#define FUTEX_SHORT_PARK_NS 100000
+#endif
+static _Thread_local unsigned park_yields = FUTEX_PARK_YIELDS;
 
 #define LINE 64
 
@@ -271,31 +284,11 @@ static inline void unlock(struct futex_chan *c, struct wake *k)
 	wake_flush(k);
 }
 
-/* Park w on q until a waker completes it, or the deadline. Precondition: lock
- * held; returns WITHOUT it. A waker hands over the result (w->msg and the
- * state) and the waiter returns with it, taking no lock; only a timeout takes
- * the lock, to unlink itself. Returns W_DONE, W_CLOSED or W_PENDING (timeout;
- * w was unlinked and left no trace). */
-static uint32_t park(struct futex_chan *c, struct waiter **q, struct waiter *w, chan_deadline dl,
-                     struct wake *k)
+/* park()'s last phase: announce the sleep and sleep until the waiter is
+ * settled or dl passes (then decide under the lock). Returns the state. */
+static uint32_t park_sleep(struct futex_chan *c, struct waiter **q, struct waiter *w, chan_deadline dl)
 {
-	atomic_store_explicit(&w->state, W_PENDING, memory_order_relaxed);
-	wq_push(q, w);
-	unlock(c, k);
-
 	uint32_t s;
-	/* the state word is on our own line: polling it costs nothing until the
-	 * waker writes it, so check after every PAUSE (prompt hand-off) */
-	for (unsigned i = 0; i < FUTEX_PARK_SPIN; i++) {
-		if ((s = atomic_load_explicit(&w->state, memory_order_acquire)) != W_PENDING)
-			return s;
-		cpu_relax();
-	}
-	for (unsigned y = 0; y < FUTEX_PARK_YIELDS; y++) {
-		if ((s = atomic_load_explicit(&w->state, memory_order_acquire)) != W_PENDING)
-			return s;
-		sched_yield();
-	}
 	for (;;) {
 		s = W_PENDING;
 		/* announce the sleep on the word the waker exchanges */
@@ -319,6 +312,41 @@ static uint32_t park(struct futex_chan *c, struct waiter **q, struct waiter *w, 
 		if ((s & ~(uint32_t)W_SLEEPING) != W_PENDING)
 			return s;
 	}
+}
+
+/* Park w on q until a waker completes it, or the deadline. Precondition: lock
+ * held; returns WITHOUT it. A waker hands over the result (w->msg and the
+ * state) and the waiter returns with it, taking no lock; only a timeout takes
+ * the lock, to unlink itself. Returns W_DONE, W_CLOSED or W_PENDING (timeout;
+ * w was unlinked and left no trace). */
+static uint32_t park(struct futex_chan *c, struct waiter **q, struct waiter *w, chan_deadline dl,
+                     struct wake *k)
+{
+	atomic_store_explicit(&w->state, W_PENDING, memory_order_relaxed);
+	wq_push(q, w);
+	unlock(c, k);
+
+	uint32_t s;
+	/* the state word is on our own line: polling it costs nothing until the
+	 * waker writes it, so check after every PAUSE (prompt hand-off) */
+	for (unsigned i = 0; i < FUTEX_PARK_SPIN; i++) {
+		if ((s = atomic_load_explicit(&w->state, memory_order_acquire)) != W_PENDING)
+			return s;
+		cpu_relax();
+	}
+	for (unsigned y = 0, n = park_yields; y < n; y++) {
+		if ((s = atomic_load_explicit(&w->state, memory_order_acquire)) != W_PENDING)
+			return s;
+		sched_yield();
+	}
+	int64_t t0 = chan_deadline_now_ns();
+	s = park_sleep(c, q, w, dl);
+	/* adaptive yielding: a short park restores the yields, a long one halves them */
+	if (chan_deadline_now_ns() - t0 < FUTEX_SHORT_PARK_NS)
+		park_yields = FUTEX_PARK_YIELDS;
+	else
+		park_yields /= 2;
+	return s;
 }
 
 /* ---- operations ---- */
