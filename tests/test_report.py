@@ -295,6 +295,20 @@ def test_names_and_peer_not_applicable_forms():
     assert _not_applicable_items({"select": "no select"}) == [("select", "no select")]
 
 
+def test_practically_equal_rows_are_not_ranked():
+    """A ratio whose interval excludes 1 by less than MIN_EFFECT (a paced scenario where
+    every row runs at 500 k/s) decides no order; one clear of the band does."""
+    from harness.report.stats import MIN_EFFECT, Interval
+    assert MIN_EFFECT == 0.02
+    assert not Interval(0.9997, 0.9995, 0.9999, 5, True).decides()
+    assert Interval(0.9997, 0.9995, 0.9999, 5, True).excludes(1.0), "the band, not the interval, decides"
+    assert not Interval(1.015, 1.01, 1.019, 5, True).decides()
+    assert Interval(1.05, 1.03, 1.08, 5, True).decides()
+    assert Interval(0.9, 0.85, 0.95, 5, True).decides()
+    assert not Interval(1.5, 0.9, 2.0, 5, True).decides()
+    assert not Interval(1.5, 1.5, 1.5, 1).decides(), "one repetition has no interval"
+
+
 def test_default_machine_slug():
     from harness.report.results import machine_slug
     assert machine_slug(CONTEXT) == "amd-epyc-7b13-2c"

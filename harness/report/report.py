@@ -138,8 +138,9 @@ def summary_section(analysed):
                   "(references cannot block and are left out); in brackets, how many times "
                   "better than the runner-up, with its 95% bootstrap interval over repetitions. "
                   "The order is \"established\" only when that interval excludes 1, i.e. the "
-                  "two rows' ratio intervals do not overlap; otherwise it may not hold on "
-                  "another run. "
+                  "two rows' ratio intervals do not overlap, and by more than "
+                  f"{stats.MIN_EFFECT:.0%} (smaller differences are practically equal); otherwise "
+                  "it may not hold on another run. "
                   "Full tables below.", ""]
     failed = [(c.case, r.impl, r.error) for cs in analysed.values() for c in cs
               for r in c.rows if r.error]
@@ -159,8 +160,9 @@ def winners_section(analysed):
             "(references left out), how far ahead of the runner-up, and where chanbench's "
             "own best channel stands, each ratio with its 95% bootstrap interval over "
             "repetitions. \"peer beats all ours\" (and **ours**) is claimed only where the "
-            "interval of the best peer ÷ our best excludes 1 (the intervals do not overlap); "
-            "otherwise the case says \"not established\".", "", table, ""]
+            "interval of the best peer ÷ our best excludes 1 (the intervals do not overlap) "
+            f"by more than {stats.MIN_EFFECT:.0%}; otherwise the case says \"not established\".",
+            "", table, ""]
 
 
 def _pct(x):

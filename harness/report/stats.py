@@ -14,7 +14,8 @@ per round), the ratio is the median of the per-round ratios and the bootstrap
 resamples rounds (paired): drift between rounds cancels. Otherwise it is the ratio
 of the medians, each side resampled on its own. An ordering of two rows is
 *established* only when the interval of their ratio excludes 1 (their ratio
-intervals against either one do not overlap).
+intervals against either one do not overlap), and by more than MIN_EFFECT: a
+difference under 2% is not called a win, however narrow its interval.
 """
 
 import warnings
@@ -23,6 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy
 from scipy import stats as scipy_stats
+
+# Below this relative difference two rows are practically equal: no order is
+# claimed between them, whatever the interval.
+MIN_EFFECT = 0.02
 
 from . import metrics
 from .results import parse_name
@@ -59,6 +64,13 @@ class Interval:
 
     def excludes(self, x=1.0):
         return self.known and (self.lo > x or self.hi < x)
+
+    def decides(self):
+        """Whether a ratio's interval decides an order: it excludes 1 and lies
+        outside the band of practical equivalence, MIN_EFFECT either side (a
+        paced scenario's rows all at 500 k/s can have an interval of
+        [0.9995, 0.9999]: not a win)."""
+        return self.known and (self.lo > 1.0 + MIN_EFFECT or self.hi < 1.0 / (1.0 + MIN_EFFECT))
 
     def width(self):
         """The interval's width relative to the value (0 without an interval)."""
@@ -222,9 +234,10 @@ class Case:
         return self.ratio(a, b) if self.higher_is_better else self.ratio(b, a)
 
     def established(self, a, b):
-        """Whether the order of rows a and b holds: their ratio's interval excludes 1."""
+        """Whether the order of rows a and b holds: their ratio's interval excludes 1
+        by more than MIN_EFFECT (Interval.decides)."""
         m = self.margin(a, b)
-        return m is not None and m.excludes(1.0)
+        return m is not None and m.decides()
 
 
 def _error_of(runs):

@@ -186,7 +186,7 @@ def summary_table(cases, row_key="shape", col_key="cap"):
             m = c.margin(win, ranked[1])
             if m is None or not m.known:
                 text += f" (over {ranked[1].impl}: 1 rep, not established)"
-            elif m.excludes(1.0):
+            elif m.decides():
                 text += f" ({fmt_interval(m, times=True)} over {ranked[1].impl}, established)"
             else:
                 text += f" (not established: {fmt_interval(m, times=True)} over {ranked[1].impl})"
@@ -230,7 +230,7 @@ def winners_table(analysed):
                 if peers:
                     m = c.margin(win, peers[0])
                     vs_peer = fmt_interval(c.ratio(win, peers[0]))
-                    verdict = "**ours**" if m is not None and m.excludes(1.0) \
+                    verdict = "**ours**" if m is not None and m.decides() \
                         else "ours ahead, not established (intervals overlap)"
                 else:
                     verdict = "ours (no peer ran)"
@@ -239,7 +239,7 @@ def winners_table(analysed):
                 best_ours = f"{ours[0].impl} ({fmt_interval(m, times=True)} behind)" if m else ours[0].impl
                 if peers:
                     vs_peer = fmt_interval(c.ratio(ours[0], peers[0]))
-                if m is None or not m.excludes(1.0):
+                if m is None or not m.decides():
                     verdict = f"not established: {win.kind} ahead, intervals overlap"
                 else:
                     verdict = "**peer beats all ours**" if win.kind == "peer" else win.kind
