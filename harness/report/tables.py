@@ -6,6 +6,8 @@ times in ns/us/ms/s); every median comes with its spread over repetitions.
 
 import math
 
+from .stats import MIN_EFFECT
+
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 _TIME = ((1e9, "s"), (1e6, "ms"), (1e3, "µs"), (1.0, "ns"))
 
@@ -69,7 +71,14 @@ def fmt_margin(iv, other, established):
     text = f"{fmt_interval(iv, times=True)} {other}"
     if not iv.known:
         return text + ", not established (1 rep)"
-    return text + (", established" if established else ", not established (intervals overlap)")
+    return text + (", established" if established else f", not established ({undecided_why(iv)})")
+
+
+def undecided_why(iv):
+    """Why an interval decides no order: it holds 1, or it lies within MIN_EFFECT of 1."""
+    if iv is not None and iv.excludes(1.0):
+        return f"within {MIN_EFFECT:.0%}: practically equal"
+    return "intervals overlap"
 
 
 def cell(text):
@@ -231,7 +240,7 @@ def winners_table(analysed):
                     m = c.margin(win, peers[0])
                     vs_peer = fmt_interval(c.ratio(win, peers[0]))
                     verdict = "**ours**" if m is not None and m.decides() \
-                        else "ours ahead, not established (intervals overlap)"
+                        else f"ours ahead, not established ({undecided_why(m)})"
                 else:
                     verdict = "ours (no peer ran)"
             else:
@@ -240,7 +249,7 @@ def winners_table(analysed):
                 if peers:
                     vs_peer = fmt_interval(c.ratio(ours[0], peers[0]))
                 if m is None or not m.decides():
-                    verdict = f"not established: {win.kind} ahead, intervals overlap"
+                    verdict = f"not established: {win.kind} ahead, {undecided_why(m)}"
                 else:
                     verdict = "**peer beats all ours**" if win.kind == "peer" else win.kind
             rows.append([c.case, metric.label, f"{win.impl} {fmt(win.main.median, metric.unit)}",
