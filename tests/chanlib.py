@@ -487,28 +487,9 @@ def probe(plugins):
         if st != Status.OK:
             break
     reg = [{"name": n, "caps": int(lib.caps(n)), "description": lib.description(n)} for n in lib.impls()]
-    return {"plugins": loaded, "registry": reg, "kinds": _kind_registry(lib)}
+    import kindlib  # it imports this module: only here, once the library is loaded
 
-
-def _kind_registry(lib):
-    """{kind: [{name, caps, description}]} for broadcast, watch and oneshot (kinds.h)."""
-    c = lib.c
-    c.chan_kind_impl_count.restype = c_size_t
-    c.chan_kind_impl_count.argtypes = [c_char_p]
-    c.chan_kind_impl_name_at.restype = c_char_p
-    c.chan_kind_impl_name_at.argtypes = [c_char_p, c_size_t]
-    c.chan_kind_impl_description.restype = c_char_p
-    c.chan_kind_impl_description.argtypes = [c_char_p, c_char_p]
-    c.chan_kind_impl_caps.restype = c_uint64
-    c.chan_kind_impl_caps.argtypes = [c_char_p, c_char_p]
-    out = {}
-    for kind in (b"bcast", b"watch", b"oneshot"):
-        names = [c.chan_kind_impl_name_at(kind, i) for i in range(c.chan_kind_impl_count(kind))]
-        out[kind.decode()] = [{"name": n.decode(), "caps": int(c.chan_kind_impl_caps(kind, n)),
-                               "description": (c.chan_kind_impl_description(kind, n) or b"").decode()}
-                              for n in names]
-    return out
-
+    return {"plugins": loaded, "registry": reg, "kinds": kindlib.kind_registry()}
 
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "--probe":

@@ -87,6 +87,16 @@ def kind_description(kind, impl):
     return d.decode() if d is not None else None
 
 
+def kind_caps(kind, impl):
+    return int(_c().chan_kind_impl_caps(kind.encode(), impl.encode()))
+
+
+def kind_registry():
+    """{kind: [{name, caps, description}]} for every kind (chanlib --probe prints it)."""
+    return {k: [{"name": n, "caps": kind_caps(k, n), "description": kind_description(k, n) or ""}
+                for n in kind_impls(k)] for k in KINDS}
+
+
 def full_name(kind, impl):
     return f"{kind}-{impl}"
 

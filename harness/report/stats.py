@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 import numpy
 from scipy import stats as scipy_stats
 
+from . import metrics
+from .results import parse_name
+
 # Below this relative difference two rows are practically equal: no order is
 # claimed between them, whatever the interval.
 MIN_EFFECT = 0.02
-
-from . import metrics
-from .results import parse_name
 
 
 @dataclass(frozen=True)

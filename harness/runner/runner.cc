@@ -1162,8 +1162,8 @@ int main(int argc, char **argv)
 		const char *name = nullptr;
 		// A file may hold a channel, kind tables (kinds_impl.h), or both: the
 		// kind tables it adds are the new names at the end of each kind's list.
-		size_t kinds_before[3];
-		for (int k = 0; k < 3; k++)
+		size_t kinds_before[std::size(kKinds)];
+		for (size_t k = 0; k < std::size(kKinds); k++)
 			kinds_before[k] = chan_kind_impl_count(kKinds[k]);
 		chan_status st = chan_plugin_load(path.c_str(), &name, err, sizeof err);
 		if (st != CHAN_OK) {
@@ -1177,7 +1177,7 @@ int main(int argc, char **argv)
 			if (peer)
 				g_peers.push_back(name);
 		}
-		for (int k = 0; k < 3; k++)
+		for (size_t k = 0; k < std::size(kKinds); k++)
 			for (size_t i = kinds_before[k]; i < chan_kind_impl_count(kKinds[k]); i++) {
 				std::string full = std::string(kKinds[k]) + "-" + chan_kind_impl_name_at(kKinds[k], i);
 				loaded += (loaded.empty() ? "'" : ", '") + full + "'";
