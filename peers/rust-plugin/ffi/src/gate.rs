@@ -19,8 +19,10 @@
 //! Cost: two atomic read-modify-writes and a load per send; a send that
 //! waits also takes the Notify's lock to register. Receives cost nothing.
 
-use crate::{Deadline, Status, CLOSED, TIMEOUT};
+use crate::{drop_shared_sender, Deadline, Status, ALREADY_CLOSED, CLOSED, OK, TIMEOUT};
 use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -195,3 +197,47 @@ impl Gate {
     }
 }
 
+/// A peer's only sender behind its gate: what every gated plug-in holds. It
+/// derefs to the sender (use it inside the gate: between `enter` and `leave`,
+/// or `wait_send`); `close` is the gate's close with the peer's own disconnect
+/// (dropping this sender); the sender is dropped exactly once, by `close` or
+/// else when this is dropped.
+pub struct GatedSender<T> {
+    tx: ManuallyDrop<T>,
+    pub gate: Gate,
+}
+
+impl<T> GatedSender<T> {
+    pub fn new(tx: T) -> Self {
+        GatedSender { tx: ManuallyDrop::new(tx), gate: Gate::default() }
+    }
+
+    /// OK the first time; ALREADY_CLOSED (once the first close is complete) after.
+    pub fn close(&self) -> Status {
+        // Safety: once (the gate's swap), never dropped again (Drop asks the
+        // gate), and no call is inside the sender or will enter it. The
+        // peer's receivers keep the channel's state alive.
+        if self.gate.close(|| unsafe { drop_shared_sender(&self.tx) }) {
+            OK
+        } else {
+            ALREADY_CLOSED
+        }
+    }
+}
+
+impl<T> Deref for GatedSender<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.tx
+    }
+}
+
+impl<T> Drop for GatedSender<T> {
+    fn drop(&mut self) {
+        if !self.gate.is_closed() {
+            // Safety: close never ran, so the sender is still ours to drop.
+            unsafe { ManuallyDrop::drop(&mut self.tx) };
+        }
+    }
+}

@@ -37,16 +37,14 @@
 //!
 //! Lacks (n/a): select hooks and poll fds (flume's hooks are private to its
 //! `Selector`), batches.
-use chanbench_ffi::gate::Gate;
+use chanbench_ffi::gate::GatedSender;
 use chanbench_ffi::*;
 use flume::{bounded, unbounded, Receiver, SendTimeoutError, Sender, TrySendError};
-use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
 pub struct Flume {
-    tx: ManuallyDrop<Sender<usize>>,
+    tx: GatedSender<Sender<usize>>,
     rx: Receiver<usize>,
-    gate: Gate,
 }
 
 /// How long one of flume's own timed waits lasts before a waiting send looks
@@ -61,7 +59,7 @@ impl Flume {
     #[cold]
     fn wait_send(&self, mut m: usize, dl: Option<Instant>) -> Status {
         loop {
-            if self.gate.closing() {
+            if self.tx.gate.closing() {
                 return CLOSED;
             }
             let now = Instant::now();
@@ -89,13 +87,13 @@ impl Peer for Flume {
             Cap::Bounded(n) => bounded(n),
             Cap::Unbounded => unbounded(),
         };
-        Ok(Flume { tx: ManuallyDrop::new(tx), rx, gate: Gate::default() })
+        Ok(Flume { tx: GatedSender::new(tx), rx })
     }
 
     #[inline]
     fn send(&self, msg: usize, dl: Deadline) -> Status {
-        if !self.gate.enter() {
-            return self.gate.refused();
+        if !self.tx.gate.enter() {
+            return self.tx.gate.refused();
         }
         let st = match self.tx.try_send(msg) {
             Ok(()) => OK,
@@ -106,7 +104,7 @@ impl Peer for Flume {
                 Deadline::At(t) => self.wait_send(m, Some(t)),
             },
         };
-        self.gate.leave(st)
+        self.tx.gate.leave(st)
     }
 
     #[inline]
@@ -115,26 +113,11 @@ impl Peer for Flume {
     }
 
     fn close(&self) -> Status {
-        // Safety: once (the gate's swap), never dropped again (Drop asks the
-        // gate), no send is inside the sender and none will enter it, and the
-        // receiver keeps the channel's state alive.
-        if self.gate.close(|| unsafe { drop_shared_sender(&self.tx) }) {
-            OK
-        } else {
-            ALREADY_CLOSED
-        }
+        self.tx.close()
     }
 
     fn len(&self) -> usize {
         self.rx.len()
-    }
-}
-
-impl Drop for Flume {
-    fn drop(&mut self) {
-        if !self.gate.is_closed() {
-            unsafe { ManuallyDrop::drop(&mut self.tx) };
-        }
     }
 }
 

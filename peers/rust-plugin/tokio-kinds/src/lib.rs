@@ -83,11 +83,10 @@
 //! (a word: nothing to free).
 //!
 //! A panic aborts (panic = "abort" in the workspace): none unwinds into C.
-use chanbench_ffi::gate::{block_on, Gate};
+use chanbench_ffi::gate::{block_on, Gate, GatedSender};
 use chanbench_ffi::kinds::*;
 use chanbench_ffi::*;
 use std::cell::UnsafeCell;
-use std::mem::ManuallyDrop;
 use tokio::sync::{broadcast, oneshot, watch};
 
 const CAPS: u64 = KIND_CAP_BLOCKING | KIND_CAP_TIMED | KIND_CAP_MULTI_SENDER;
@@ -109,8 +108,7 @@ fn through_gate<T>(gate: &Gate, f: impl FnOnce() -> Result<T, Status>) -> Result
 // ---- broadcast ---------------------------------------------------------------
 
 pub struct TokioBcast {
-    tx: ManuallyDrop<broadcast::Sender<usize>>,
-    gate: Gate,
+    tx: GatedSender<broadcast::Sender<usize>>,
 }
 
 pub struct TokioBcastRx {
@@ -128,16 +126,16 @@ impl Broadcast for TokioBcast {
         }
         // The initial receiver is dropped: receivers come from subscribe.
         let (tx, _) = broadcast::channel(cap);
-        Ok(TokioBcast { tx: ManuallyDrop::new(tx), gate: Gate::default() })
+        Ok(TokioBcast { tx: GatedSender::new(tx) })
     }
 
     fn subscribe(&self) -> Result<TokioBcastRx, Status> {
-        through_gate(&self.gate, || Ok(TokioBcastRx { rx: self.tx.subscribe(), missed: 0 }))
+        through_gate(&self.tx.gate, || Ok(TokioBcastRx { rx: self.tx.subscribe(), missed: 0 }))
     }
 
     #[inline]
     fn send(&self, msg: usize) -> Status {
-        match through_gate(&self.gate, || self.tx.send(msg).map_err(|_| CLOSED)) {
+        match through_gate(&self.tx.gate, || self.tx.send(msg).map_err(|_| CLOSED)) {
             Ok(_) => OK,
             Err(st) => st,
         }
@@ -175,21 +173,7 @@ impl Broadcast for TokioBcast {
     }
 
     fn close(&self) -> Status {
-        // Safety: once (the gate's swap), never dropped again (Drop asks the
-        // gate), and no send or subscribe is inside the sender or will enter.
-        if self.gate.close(|| unsafe { drop_shared_sender(&self.tx) }) {
-            OK
-        } else {
-            ALREADY_CLOSED
-        }
-    }
-}
-
-impl Drop for TokioBcast {
-    fn drop(&mut self) {
-        if !self.gate.is_closed() {
-            unsafe { ManuallyDrop::drop(&mut self.tx) };
-        }
+        self.tx.close()
     }
 }
 
@@ -197,8 +181,7 @@ impl Drop for TokioBcast {
 
 pub struct TokioWatch {
     /// (value, version): version counts the sends, 0 = the initial value.
-    tx: ManuallyDrop<watch::Sender<(usize, u64)>>,
-    gate: Gate,
+    tx: GatedSender<watch::Sender<(usize, u64)>>,
 }
 
 impl Watch for TokioWatch {
@@ -207,16 +190,16 @@ impl Watch for TokioWatch {
     fn create(initial: usize) -> Result<Self, Status> {
         // The initial receiver is dropped: receivers come from subscribe.
         let (tx, _) = watch::channel((initial, 0));
-        Ok(TokioWatch { tx: ManuallyDrop::new(tx), gate: Gate::default() })
+        Ok(TokioWatch { tx: GatedSender::new(tx) })
     }
 
     fn subscribe(&self) -> Result<Self::Rx, Status> {
-        through_gate(&self.gate, || Ok(self.tx.subscribe()))
+        through_gate(&self.tx.gate, || Ok(self.tx.subscribe()))
     }
 
     #[inline]
     fn send(&self, v: usize) -> Status {
-        let r = through_gate(&self.gate, || {
+        let r = through_gate(&self.tx.gate, || {
             self.tx.send_modify(|cur| *cur = (v, cur.1 + 1));
             Ok(())
         });
@@ -247,20 +230,7 @@ impl Watch for TokioWatch {
     }
 
     fn close(&self) -> Status {
-        // Safety: as for TokioBcast::close.
-        if self.gate.close(|| unsafe { drop_shared_sender(&self.tx) }) {
-            OK
-        } else {
-            ALREADY_CLOSED
-        }
-    }
-}
-
-impl Drop for TokioWatch {
-    fn drop(&mut self) {
-        if !self.gate.is_closed() {
-            unsafe { ManuallyDrop::drop(&mut self.tx) };
-        }
+        self.tx.close()
     }
 }
 

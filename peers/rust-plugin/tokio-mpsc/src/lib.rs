@@ -35,10 +35,9 @@
 //! Cost: two atomic read-modify-writes and one load per send (one sender, so
 //! uncontended); a waiting send also takes the Notify's lock to register.
 //! Receives cost nothing extra.
-use chanbench_ffi::gate::{block_on, Gate};
+use chanbench_ffi::gate::{block_on, GatedSender};
 use chanbench_ffi::*;
 use std::cell::UnsafeCell;
-use std::mem::ManuallyDrop;
 use tokio::sync::mpsc::{self, error::TryRecvError, error::TrySendError};
 
 enum Tx {
@@ -52,9 +51,8 @@ enum Rx {
 }
 
 pub struct TokioMpsc {
-    tx: ManuallyDrop<Tx>,
+    tx: GatedSender<Tx>,
     rx: UnsafeCell<Rx>,
-    gate: Gate,
 }
 
 // One sending and one receiving thread at a time (no CHAN_CAP_MPMC).
@@ -90,13 +88,13 @@ impl Peer for TokioMpsc {
                 (Tx::Unbounded(t), Rx::Unbounded(r))
             }
         };
-        Ok(TokioMpsc { tx: ManuallyDrop::new(tx), rx: UnsafeCell::new(rx), gate: Gate::default() })
+        Ok(TokioMpsc { tx: GatedSender::new(tx), rx: UnsafeCell::new(rx) })
     }
 
     #[inline]
     fn send(&self, msg: usize, dl: Deadline) -> Status {
-        if !self.gate.enter() {
-            return self.gate.refused();
+        if !self.tx.gate.enter() {
+            return self.tx.gate.refused();
         }
         let st = match &*self.tx {
             Tx::Unbounded(tx) => match tx.send(msg) {
@@ -108,11 +106,11 @@ impl Peer for TokioMpsc {
                 Err(TrySendError::Closed(_)) => CLOSED,
                 Err(TrySendError::Full(m)) => match dl {
                     Deadline::Now => FULL,
-                    _ => self.gate.wait_send(tx.send(m), dl, |r| if r.is_ok() { OK } else { CLOSED }),
+                    _ => self.tx.gate.wait_send(tx.send(m), dl, |r| if r.is_ok() { OK } else { CLOSED }),
                 },
             },
         };
-        self.gate.leave(st)
+        self.tx.gate.leave(st)
     }
 
     #[inline]
@@ -132,22 +130,7 @@ impl Peer for TokioMpsc {
     }
 
     fn close(&self) -> Status {
-        // Safety: once (the gate's swap), never dropped again (Drop asks the
-        // gate), no send is inside the sender and none will enter it, and the
-        // receiver keeps the channel's state alive.
-        if self.gate.close(|| unsafe { drop_shared_sender(&self.tx) }) {
-            OK
-        } else {
-            ALREADY_CLOSED
-        }
-    }
-}
-
-impl Drop for TokioMpsc {
-    fn drop(&mut self) {
-        if !self.gate.is_closed() {
-            unsafe { ManuallyDrop::drop(&mut self.tx) };
-        }
+        self.tx.close()
     }
 }
 
